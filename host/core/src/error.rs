@@ -1,0 +1,50 @@
+//! The ASL error value every failure carries: an error name and a cause.
+
+use std::fmt;
+
+/// An ASL error: `Error` name (e.g. `States.Runtime`) and `Cause` text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub error: String,
+    pub cause: String,
+}
+
+impl Failure {
+    pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
+        Failure {
+            error: error.into(),
+            cause: cause.into(),
+        }
+    }
+
+    /// `States.Runtime` with the given cause.
+    pub fn runtime(cause: impl Into<String>) -> Self {
+        Failure::new(names::RUNTIME, cause)
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.error, self.cause)
+    }
+}
+
+impl std::error::Error for Failure {}
+
+/// Predefined ASL error names.
+pub mod names {
+    pub const ALL: &str = "States.ALL";
+    pub const RUNTIME: &str = "States.Runtime";
+    pub const TIMEOUT: &str = "States.Timeout";
+    pub const TASK_FAILED: &str = "States.TaskFailed";
+    pub const HEARTBEAT_TIMEOUT: &str = "States.HeartbeatTimeout";
+    pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
+    pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+    pub const BRANCH_FAILED: &str = "States.BranchFailed";
+    pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
+    pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
+    pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
+    pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
+    pub const PERMISSIONS: &str = "States.Permissions";
+}

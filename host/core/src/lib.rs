@@ -1,0 +1,11 @@
+//! sandflow-core: the Amazon States Language, pure. Model, parser and validator with AWS-shaped
+//! diagnostics, JSONPath and intrinsics, and an event-sourced interpreter
+//! (`apply(state, event, now) -> actions`). No I/O, clock or entropy: time and seeds come in.
+
+pub mod error;
+pub mod expr;
+pub mod model;
+pub mod parse;
+pub mod rng;
+
+pub use error::Failure;

@@ -1,0 +1,5 @@
+//! The `sandflow` binary.
+
+fn main() {
+    println!("sandflow");
+}
