@@ -9,3 +9,4 @@ pub mod parse;
 pub mod rng;
 
 pub use error::Failure;
+pub mod run;
