@@ -9,4 +9,5 @@ pub mod parse;
 pub mod rng;
 
 pub use error::Failure;
+pub mod resource;
 pub mod run;
