@@ -1,12 +1,16 @@
 //! In-process, synchronous driver: runs a definition to completion with a caller-supplied task
 //! handler and an instant clock. Used by `sandflow exec`, `sandflow conformance`, tests and benches.
 //!
-//! STUB: filled in by the interpreter work; signatures here are the contract.
 
 use chrono::{DateTime, Utc};
+
 use serde_json::Value;
 
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
 use crate::error::Failure;
+pub use crate::interp::ExecutionStatus;
+use crate::interp::{Action, Event, Execution, ExecutionInfo};
 use crate::model::StateMachine;
 use crate::parse::MachineType;
 
@@ -33,28 +37,6 @@ pub enum TaskOutcome {
 
 pub trait TaskHandler {
     fn invoke(&mut self, req: &TaskRequest<'_>) -> TaskOutcome;
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ExecutionStatus {
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Aborted,
-}
-
-impl ExecutionStatus {
-    /// The AWS spelling (`SUCCEEDED`, `TIMED_OUT` ...).
-    pub fn as_aws(&self) -> &'static str {
-        match self {
-            ExecutionStatus::Running => "RUNNING",
-            ExecutionStatus::Succeeded => "SUCCEEDED",
-            ExecutionStatus::Failed => "FAILED",
-            ExecutionStatus::TimedOut => "TIMED_OUT",
-            ExecutionStatus::Aborted => "ABORTED",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -100,19 +82,131 @@ pub struct RunResult {
     pub history: Vec<Value>,
 }
 
-/// Runs `machine` to completion. Waits and retry backoffs pass instantly (virtual clock).
+impl RunOptions {
+    pub fn state_machine_arn(&self) -> String {
+        format!(
+            "arn:aws:states:{}:{}:stateMachine:{}",
+            self.region, self.account, self.state_machine_name
+        )
+    }
+
+    pub fn execution_arn(&self) -> String {
+        let kind = match self.machine_type {
+            MachineType::Standard => "execution",
+            MachineType::Express => "express",
+        };
+        format!(
+            "arn:aws:states:{}:{}:{kind}:{}:{}",
+            self.region, self.account, self.state_machine_name, self.execution_name
+        )
+    }
+
+    pub fn execution_info(&self, input: Value) -> ExecutionInfo {
+        ExecutionInfo {
+            execution_arn: self.execution_arn(),
+            execution_name: self.execution_name.clone(),
+            state_machine_arn: self.state_machine_arn(),
+            state_machine_name: self.state_machine_name.clone(),
+            role_arn: format!("arn:aws:iam::{}:role/sandflow-execution", self.account),
+            region: self.region.clone(),
+            start_time: self.start_time,
+            input,
+            seed: self.seed,
+            max_payload_bytes: self.max_payload_bytes,
+            record_history: self.record_history,
+        }
+    }
+}
+
+/// Runs `machine` to completion. Tasks are answered synchronously by `tasks`; waits, retry
+/// backoffs and timeouts pass instantly on a virtual clock. An execution that can make no progress
+/// (e.g. waiting on an activity nobody serves) is returned as `Running`.
 pub fn run(
     machine: &StateMachine,
     input: Value,
     opts: &RunOptions,
     tasks: &mut dyn TaskHandler,
 ) -> RunResult {
-    let _ = (machine, opts, tasks);
+    if let Some(size) = Some(crate::interp::history::json_text(&input).len())
+        && size > opts.max_payload_bytes
+    {
+        return RunResult {
+            status: ExecutionStatus::Failed,
+            output: None,
+            error: Some(crate::error::names::DATA_LIMIT_EXCEEDED.into()),
+            cause: Some(format!(
+                "The execution input size exceeds the maximum of {} bytes.",
+                opts.max_payload_bytes
+            )),
+            history: vec![],
+        };
+    }
+    let mut exec = Execution::new(opts.execution_info(input));
+    let mut now = opts.start_time;
+    let mut events = VecDeque::from([Event::Start]);
+    let mut timers: BTreeSet<(chrono::DateTime<Utc>, u64)> = BTreeSet::new();
+    let mut timer_at: BTreeMap<u64, chrono::DateTime<Utc>> = BTreeMap::new();
+    let mut history = Vec::new();
+    loop {
+        let event = match events.pop_front() {
+            Some(e) => e,
+            None => match timers.pop_first() {
+                Some((at, timer)) => {
+                    timer_at.remove(&timer);
+                    now = now.max(at);
+                    Event::TimerFired { timer }
+                }
+                None => break,
+            },
+        };
+        let step = exec.apply(machine, event, now);
+        history.extend(step.history.iter().map(|e| e.to_json()));
+        for action in step.actions {
+            match action {
+                Action::ScheduleTask(call) => {
+                    let req = TaskRequest {
+                        state_name: &call.state_name,
+                        resource: &call.resource,
+                        input: &call.input,
+                        task_token: call.token.as_deref(),
+                        timeout_seconds: call.timeout_seconds,
+                        heartbeat_seconds: call.heartbeat_seconds,
+                    };
+                    events.push_back(match tasks.invoke(&req) {
+                        TaskOutcome::Succeeded(output) => Event::TaskSucceeded {
+                            task: call.task,
+                            output,
+                        },
+                        TaskOutcome::Failed(f) => Event::TaskFailed {
+                            task: call.task,
+                            error: f.error,
+                            cause: f.cause,
+                        },
+                        TaskOutcome::TimedOut => Event::TaskTimedOut { task: call.task },
+                    });
+                }
+                Action::StartTimer { timer, at } => {
+                    timers.insert((at, timer));
+                    timer_at.insert(timer, at);
+                }
+                Action::CancelTimer { timer } => {
+                    if let Some(at) = timer_at.remove(&timer) {
+                        timers.remove(&(at, timer));
+                    }
+                }
+                Action::CancelTask { .. } | Action::Finished => {}
+            }
+        }
+        if exec.status() != ExecutionStatus::Running {
+            break;
+        }
+    }
+    let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
     RunResult {
-        status: ExecutionStatus::Failed,
-        output: Some(input),
-        error: None,
-        cause: None,
-        history: vec![],
+        status: exec.status(),
+        output: exec.output().cloned(),
+        error: exec.failure().and_then(|f| non_empty(&f.error)),
+        cause: exec.failure().and_then(|f| non_empty(&f.cause)),
+        history,
     }
 }
