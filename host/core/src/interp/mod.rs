@@ -1787,3 +1787,6 @@ fn choice_needs_context(c: &crate::model::Choice) -> bool {
     }
     c.choices.iter().any(|r| walk(&r.condition))
 }
+
+#[cfg(test)]
+mod tests;
