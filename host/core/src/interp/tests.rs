@@ -95,12 +95,14 @@ fn info(input: Value) -> ExecutionInfo {
     }
 }
 
+type EventLog = Vec<(Event, DateTime<Utc>)>;
+
 /// Drives an execution, answering tasks from `answers` in order; returns it with its event log.
 fn drive(
     m: &StateMachine,
     input: Value,
     mut answers: Vec<Result<Value, Failure>>,
-) -> (Execution, Vec<(Event, DateTime<Utc>)>, Vec<HistoryEvent>) {
+) -> (Execution, EventLog, Vec<HistoryEvent>) {
     let mut exec = Execution::new(info(input));
     let mut log = Vec::new();
     let mut history = Vec::new();
