@@ -2,6 +2,7 @@
 //! diagnostics, JSONPath and intrinsics, and an event-sourced interpreter
 //! (`apply(state, event, now) -> actions`). No I/O, clock or entropy: time and seeds come in.
 
+pub mod bench;
 pub mod error;
 pub mod expr;
 pub mod interp;

@@ -532,7 +532,7 @@ impl Execution {
             StateKind::Pass(p) => self
                 .run_pass(st, fid, p.result.as_ref())
                 .map(|out| next_of(&p.transition, out)),
-            StateKind::Succeed => self.effective_input(st, fid).and_then(|eff| {
+            StateKind::Succeed => self.take_effective_input(st, fid).and_then(|eff| {
                 let out = self.output_path(st, fid, eff)?;
                 self.exited(st, fid, &out);
                 Ok(Flow::End(out))
@@ -683,6 +683,15 @@ impl Execution {
         r
     }
 
+    /// Like `effective_input`, but moves the raw input out when nothing needs it afterwards
+    /// (no `ResultPath`): saves a deep copy per transition.
+    fn take_effective_input(&mut self, st: &State, fid: FiberId) -> Result<Value, Failure> {
+        if st.input_path.is_none() && st.result_path.is_none() {
+            return Ok(std::mem::take(&mut self.fiber(fid).input));
+        }
+        self.effective_input(st, fid)
+    }
+
     fn output_path(&mut self, st: &State, fid: FiberId, doc: Value) -> Result<Value, Failure> {
         if st.output_path.is_none() {
             return Ok(doc);
@@ -758,7 +767,7 @@ impl Execution {
         result: Option<&Value>,
     ) -> Result<Value, Failure> {
         let transformed = st.parameters.is_some() || result.is_some();
-        let eff = self.effective_input(st, fid)?;
+        let eff = self.take_effective_input(st, fid)?;
         let value = match (&st.parameters, result) {
             (Some(t), _) => self.eval_template(st, fid, t, &eff, None, None)?,
             (None, Some(r)) => r.clone(),
