@@ -867,13 +867,11 @@ impl Execution {
                 }
             }
         }
-        let next = match chosen {
-            Some(i) => {
-                self.assign(st, fid, c.choices[i].assign.as_ref(), &eff)?;
-                c.choices[i].next
-            }
+        // A matching rule's Assign replaces the state's; the state's applies on Default.
+        let (next, assign) = match chosen {
+            Some(i) => (c.choices[i].next, c.choices[i].assign.as_ref()),
             None => match c.default {
-                Some(d) => d,
+                Some(d) => (d, st.assign.as_ref()),
                 None => {
                     return Err(Failure::runtime(format!(
                         "No Choice rule matched and no Default was set in the state '{}'.",
@@ -882,7 +880,7 @@ impl Execution {
                 }
             },
         };
-        self.assign(st, fid, st.assign.as_ref(), &eff)?;
+        self.assign(st, fid, assign, &eff)?;
         let out = self.output_path(st, fid, eff)?;
         self.exited(st, fid, &out);
         Ok(Flow::Next(next, out))
@@ -932,6 +930,7 @@ impl Execution {
                 return Err(Failure::new(names::QUERY_EVALUATION_ERROR, "JSONata is not supported yet"));
             }
         };
+        self.assign(st, fid, st.assign.as_ref(), &eff)?;
         let timer = self.start_timer(fid, TimerKind::Wait, seconds);
         let f = self.fiber(fid);
         f.input = eff;
@@ -976,9 +975,15 @@ impl Execution {
             NumberSource::Literal(x) => Ok(*x),
             NumberSource::Path(p) => {
                 let v = self.read_path(st, fid, p, eff)?;
-                match v.as_f64() {
-                    Some(x) if v.is_i64() || v.is_u64() => Ok(x),
-                    _ => Err(Failure::runtime(format!(
+                // AWS accepts integers and strings holding one.
+                let int = match &v {
+                    Value::Number(n) if n.is_i64() || n.is_u64() => n.as_f64(),
+                    Value::String(s) => s.trim().parse::<i64>().ok().map(|i| i as f64),
+                    _ => None,
+                };
+                match int {
+                    Some(x) => Ok(x),
+                    None => Err(Failure::runtime(format!(
                         "The {field}Path field refers to value \"{v}\" which is not a valid integer: {}",
                         p.as_str()
                     ))),
