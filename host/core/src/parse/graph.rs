@@ -111,6 +111,8 @@ fn scope(
 
     let mut targeted: HashSet<&str> = HashSet::new();
     let mut any_terminal = false;
+    // A state of unknown type may be terminal: the schema pass already reports it.
+    let mut unknown_type = false;
     for (name, state) in states {
         let state_loc = format!("{loc}/States/{name}");
         if !seen.insert(name.clone()) {
@@ -124,6 +126,10 @@ fn scope(
             continue;
         };
         any_terminal |= is_terminal(state);
+        unknown_type |= !matches!(
+            state.get("Type").and_then(Value::as_str),
+            Some("Pass" | "Task" | "Choice" | "Wait" | "Succeed" | "Fail" | "Parallel" | "Map")
+        );
         for (target, at) in targets(state, &state_loc) {
             match states.get_key_value(target.as_str()) {
                 Some((k, _)) => {
@@ -134,16 +140,17 @@ fn scope(
         }
     }
 
-    if !any_terminal {
+    if !any_terminal && !unknown_type {
         // No location: AWS reports the whole workflow, and skips the reachability walk.
         out.push(diag(
             "MISSING_END_STATE",
             "Workflow has no terminal state".to_string(),
             None,
         ));
-    } else {
+    } else if let Some(start_at) = start_at {
+        // Without a StartAt (already a schema error) reachability means nothing.
         for name in states.keys() {
-            if Some(name.as_str()) != start_at && !targeted.contains(name.as_str()) {
+            if name != start_at && !targeted.contains(name.as_str()) {
                 out.push(diag(
                     "MISSING_TRANSITION_TARGET",
                     format!("State \"{name}\" is not reachable."),

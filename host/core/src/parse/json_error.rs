@@ -6,6 +6,8 @@ use serde_json::Value;
 
 /// AWS quotes at most this many characters of the definition in the source description.
 const MAX_SNIPPET: usize = 500;
+/// Jackson's default nesting limit; also keeps the scanner's recursion bounded.
+const MAX_DEPTH: usize = 1000;
 
 /// A syntax error: the full message and the `[Source: ...]` location.
 #[derive(Debug, PartialEq, Eq)]
@@ -128,6 +130,12 @@ impl Scanner {
     }
 
     fn value(&mut self, depth: usize) -> Result<(), Problem> {
+        if depth > MAX_DEPTH {
+            return self.fail(format!(
+                "Document nesting depth ({}) exceeds the maximum allowed ({MAX_DEPTH}, from `StreamReadConstraints.getMaxNestingDepth()`)",
+                depth
+            ));
+        }
         self.skip_ws();
         let Some(c) = self.peek() else {
             return self.fail("No content to map due to end-of-input".to_string());
@@ -394,6 +402,16 @@ mod tests {
     #[test]
     fn trailing_text_is_ignored_like_jackson() {
         assert!(read_json("{\"a\": 1} trailing").is_ok());
+    }
+
+    #[test]
+    fn deep_nesting_does_not_overflow() {
+        let e = read_json(&"[".repeat(100_000)).unwrap_err();
+        assert!(
+            e.message.starts_with("Document nesting depth (1001)"),
+            "{}",
+            &e.message[..80]
+        );
     }
 
     #[test]
