@@ -201,10 +201,8 @@ impl<'a> Obj<'a> {
             Value::String(s) => match JsonPath::parse(s) {
                 Ok(p) => Some(Some(p)),
                 Err(_) => {
-                    ctx.schema(
-                        format!("The value for the field '{name}' must be a valid JSONPath"),
-                        self.field_loc(name),
-                    );
+                    // AWS's wording, recorded for an invalid `OutputPath`.
+                    ctx.schema("Value must be a valid JSONPath.", self.field_loc(name));
                     None
                 }
             },
@@ -227,9 +225,7 @@ impl<'a> Obj<'a> {
             Ok(e) => Some(e),
             Err(_) => {
                 ctx.schema(
-                    format!(
-                        "The value for the field '{name}' must be a valid JSONPath or a valid intrinsic function call"
-                    ),
+                    "Value must be a valid JSONPath or a valid intrinsic function call.",
                     self.field_loc(name),
                 );
                 None

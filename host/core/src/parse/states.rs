@@ -617,7 +617,12 @@ fn map(
                 o.at(),
             );
         }
-        template(ctx, o, "ItemSelector")
+        if jp {
+            template(ctx, o, "ItemSelector")
+        } else {
+            // JSONata: `.$` keys mean nothing; `{% %}` strings stay for the JSONata evaluator.
+            o.get("ItemSelector").and_then(|v| Template::parse(v).ok())
+        }
     } else if jp {
         template(ctx, o, "Parameters")
     } else {

@@ -283,10 +283,7 @@ fn invalid_paths_and_intrinsics() {
         one(machine(
             json!({"Type": "Pass", "End": true, "InputPath": "foo"})
         )),
-        schema(
-            "The value for the field 'InputPath' must be a valid JSONPath",
-            "/States/A/InputPath"
-        )
+        schema("Value must be a valid JSONPath.", "/States/A/InputPath")
     );
     assert_eq!(
         one(machine(
@@ -300,7 +297,7 @@ fn invalid_paths_and_intrinsics() {
     assert_eq!(
         one(machine(json!({"Type": "Fail", "CausePath": "oops"}))),
         schema(
-            "The value for the field 'CausePath' must be a valid JSONPath or a valid intrinsic function call",
+            "Value must be a valid JSONPath or a valid intrinsic function call.",
             "/States/A/CausePath"
         )
     );
@@ -719,6 +716,15 @@ fn jsonata_choice_and_map() {
                 "/States/C/Choices[0]"
             )
         ]
+    );
+}
+
+#[test]
+fn jsonata_item_selector_keeps_dollar_keys_raw() {
+    accept(
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {
+        "M": {"Type": "Map", "Items": [1], "End": true, "ItemSelector": {"v.$": "not a path", "w": "{% $states.context.Map.Item.Value %}"},
+              "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Succeed"}}}}}}),
     );
 }
 
