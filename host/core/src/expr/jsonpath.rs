@@ -254,7 +254,7 @@ impl JsonPath {
         let mut cur = doc;
         for seg in &self.segs {
             cur = match (seg, cur) {
-                (Seg::Prop(p), Value::Object(m)) => m.get(&p[0])?,
+                (Seg::Prop(p), Value::Object(m)) => small_get(m, &p[0])?,
                 (Seg::Index(ix), Value::Array(a)) => a.get(effective_index(ix[0], a.len())?)?,
                 _ => return None,
             };
@@ -326,6 +326,16 @@ impl JsonPath {
             }
         }
         Ok(())
+    }
+}
+
+/// Map lookup that skips hashing for small objects (most state payloads), where comparing a
+/// few keys is cheaper than SipHash.
+fn small_get<'v>(m: &'v Map<String, Value>, key: &str) -> Option<&'v Value> {
+    if m.len() <= 8 {
+        m.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+    } else {
+        m.get(key)
     }
 }
 
