@@ -575,7 +575,7 @@ pub(crate) fn eval_call(call: &Call, env: &mut Env<'_>, field: &str) -> Result<V
                     format!("the end ({end}) must be greater than the start ({start})"),
                 ));
             }
-            let span = (end - start) as u64;
+            let span = (end as i128 - start as i128) as u64;
             let r = match args.get(2) {
                 Some(seed) => {
                     let seed = int_arg(f, seed, "seed")?;
@@ -583,7 +583,7 @@ pub(crate) fn eval_call(call: &Call, env: &mut Env<'_>, field: &str) -> Result<V
                 }
                 None => env.rng.next_u64() % span,
             };
-            Ok(Value::from(start + r as i64))
+            Ok(Value::from((start as i128 + r as i128) as i64))
         }
         Func::MathAdd => {
             let a = int_arg(f, &args[0], "first argument")?;
@@ -906,6 +906,11 @@ mod tests {
         let a = ok("States.MathRandom(0, 999, 3)", json!({}));
         assert_eq!(a, ok("States.MathRandom(0, 999, 3)", json!({})));
         assert!(run("States.MathRandom(5, 5)", json!({})).is_err());
+        let wide = ok(
+            "States.MathRandom(-9223372036854775808, 9223372036854775807)",
+            json!({}),
+        );
+        assert!(wide.is_i64());
     }
 
     #[test]

@@ -447,7 +447,8 @@ impl<'v> Walk<'_, 'v> {
                 let (start, end) = match (*from, *to) {
                     (Some(f), None) => ((if f < 0 { len + f } else { f }).max(0), len),
                     (None, Some(t)) => (0, (if t < 0 { len + t } else { t }).min(len)),
-                    (Some(f), Some(t)) => (f, t.min(len)),
+                    // Indexes below -len match nothing; clamping keeps the loop short.
+                    (Some(f), Some(t)) => (f.max(-len), t.min(len)),
                     (None, None) => (0, len),
                 };
                 let mut k = start;
@@ -885,6 +886,12 @@ mod tests {
         assert_eq!(sel("$.a[:1]", &doc).unwrap(), json!([{"v": 1}]));
         assert_eq!(sel("$.a[-2:]", &doc).unwrap(), json!([{"v": 2}, {"w": 3}]));
         assert_eq!(sel("$.a[0:2].v", &doc).unwrap(), json!([1, 2]));
+        // Jayway's [from:to] walks negative `from` indexes from the end: -3, -2, -1, 0.
+        assert_eq!(sel("$.a[-3:1].v", &doc).unwrap(), json!([1, 2, 1]));
+        assert_eq!(
+            sel("$.a[-9223372036854775808:1].v", &doc).unwrap(),
+            json!([1, 2, 1])
+        );
         // Missing properties in the definite prefix give [] rather than an error.
         assert_eq!(
             sel("$.item.items[1:5].itemValue", &json!({})).unwrap(),

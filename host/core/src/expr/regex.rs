@@ -54,6 +54,7 @@ impl Regex {
             s: &s,
             icase: self.icase,
             steps: Cell::new(0),
+            depth: Cell::new(0),
         };
         self.alts
             .iter()
@@ -230,11 +231,21 @@ fn parse_quantifier(c: &[char], p: &mut usize, node: Node) -> Result<Node, Strin
     Ok(Node::Repeat(Box::new(node), min, max, greedy))
 }
 
+/// Nodes that match exactly one character.
+fn is_single(node: &Node) -> bool {
+    matches!(node, Node::Char(_) | Node::Any | Node::Class(..))
+}
+
 struct Matcher<'s> {
     s: &'s [char],
     icase: bool,
     steps: Cell<usize>,
+    depth: Cell<usize>,
 }
+
+/// Recursion bound (group repetitions in flight): a repeated group over a long input gives up
+/// (no match) instead of overflowing the stack. One-character repeats do not count against it.
+const DEPTH_LIMIT: usize = 150;
 
 impl Matcher<'_> {
     fn tick(&self) -> bool {
@@ -244,19 +255,51 @@ impl Matcher<'_> {
     }
 
     fn seq(&self, seq: &[Node], pos: usize, k: &mut dyn FnMut(usize) -> bool) -> bool {
-        if !self.tick() {
+        if !self.tick() || self.depth.get() > DEPTH_LIMIT {
             return false;
         }
         let Some((first, rest)) = seq.split_first() else {
             return k(pos);
         };
-        match first {
+        self.depth.set(self.depth.get() + 1);
+        let found = match first {
+            Node::Repeat(node, min, max, greedy) if is_single(node) => {
+                // One-character repeats (`.*`, `\d+`): count the run, then try each length
+                // without recursing per character.
+                let mut run = 0;
+                while run < *max
+                    && self
+                        .s
+                        .get(pos + run)
+                        .is_some_and(|c| self.char_matches(node, *c))
+                {
+                    run += 1;
+                }
+                if run < *min {
+                    false
+                } else if *greedy {
+                    (*min..=run).rev().any(|j| self.seq(rest, pos + j, k))
+                } else {
+                    (*min..=run).any(|j| self.seq(rest, pos + j, k))
+                }
+            }
             Node::Repeat(node, min, max, greedy) => {
                 self.repeat(node, *min, *max, *greedy, 0, pos, &mut |p| {
                     self.seq(rest, p, k)
                 })
             }
             _ => self.one(first, pos, &mut |p| self.seq(rest, p, k)),
+        };
+        self.depth.set(self.depth.get() - 1);
+        found
+    }
+
+    fn char_matches(&self, node: &Node, x: char) -> bool {
+        match node {
+            Node::Char(c) => self.same(x, *c),
+            Node::Any => x != '\n',
+            Node::Class(items, negated) => items.iter().any(|i| self.in_item(i, x)) != *negated,
+            _ => false,
         }
     }
 
@@ -291,11 +334,8 @@ impl Matcher<'_> {
     fn one(&self, node: &Node, pos: usize, k: &mut dyn FnMut(usize) -> bool) -> bool {
         let cur = self.s.get(pos).copied();
         match node {
-            Node::Char(c) => cur.is_some_and(|x| self.same(x, *c)) && k(pos + 1),
-            Node::Any => cur.is_some_and(|x| x != '\n') && k(pos + 1),
-            Node::Class(items, negated) => {
-                cur.is_some_and(|x| items.iter().any(|i| self.in_item(i, x)) != *negated)
-                    && k(pos + 1)
+            Node::Char(_) | Node::Any | Node::Class(..) => {
+                cur.is_some_and(|x| self.char_matches(node, x)) && k(pos + 1)
             }
             Node::Start => pos == 0 && k(pos),
             Node::End => pos == self.s.len() && k(pos),
@@ -364,5 +404,11 @@ mod tests {
         assert!(Regex::new("[ab", "").is_err());
         // Exponential backtracking is cut off by the step budget instead of hanging.
         assert!(!rm("(a*)*b", "", &"a".repeat(40)));
+        // Long inputs with one-character repeats do not recurse per character.
+        let long = "x".repeat(100_000);
+        assert!(rm("x*", "", &long));
+        assert!(rm(".+x", "", &long));
+        // Deep group recursion gives up rather than overflowing the stack.
+        let _ = rm("(x)*", "", &long);
     }
 }

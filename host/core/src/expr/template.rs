@@ -50,19 +50,16 @@ fn compile(v: &Value) -> Result<Node, SyntaxError> {
             let mut dynamic = false;
             for (k, v) in m {
                 if let Some(name) = k.strip_suffix(".$") {
-                    let Value::String(src) = v else {
-                        return Err(SyntaxError {
-                            message: format!(
-                                "The value for the field '{k}' must be a STRING that contains a JSONPath or an intrinsic function call"
-                            ),
-                        });
-                    };
-                    let expr = Expr::parse(src).map_err(|e| SyntaxError {
+                    // AWS's SCHEMA_VALIDATION_FAILED wording; the parser adds the location.
+                    let invalid = || SyntaxError {
                         message: format!(
-                            "The value for the field '{k}' must be a valid JSONPath or a valid intrinsic function call: {}",
-                            e.message
+                            "The value for the field '{k}' must be a valid JSONPath or a valid intrinsic function call"
                         ),
-                    })?;
+                    };
+                    let Value::String(src) = v else {
+                        return Err(invalid());
+                    };
+                    let expr = Expr::parse(src).map_err(|_| invalid())?;
                     dynamic = true;
                     fields.push((
                         name.to_string(),
@@ -174,6 +171,12 @@ mod tests {
 
     #[test]
     fn bad_dollar_values_are_syntax_errors() {
+        assert_eq!(
+            Template::parse(&json!({"x": {"a.$": "$$$"}}))
+                .unwrap_err()
+                .message,
+            "The value for the field 'a.$' must be a valid JSONPath or a valid intrinsic function call"
+        );
         assert!(Template::parse(&json!({"a.$": 1})).is_err());
         assert!(Template::parse(&json!({"a.$": "nope"})).is_err());
         assert!(Template::parse(&json!({"o": [{"a.$": "States.Bad()"}]})).is_err());
