@@ -1,13 +1,22 @@
 //! Expressions of JSONPath-mode ASL: paths (`$.a`, `$$.Execution.Id`, `$var.x`), the 18 `States.*`
 //! intrinsic functions, and payload templates (`Parameters`, `ResultSelector`, `ItemSelector`,
 //! `Assign`) whose `.$` keys hold paths or intrinsics.
-//!
-//! STUB: the real implementation lands with the expressions work; signatures here are the contract.
+
+mod filter;
+pub mod intrinsics;
+mod jsonpath;
+mod regex;
+pub mod render;
+mod template;
 
 use serde_json::Value;
 
 use crate::error::Failure;
 use crate::rng::Rng;
+
+pub use intrinsics::Intrinsic;
+pub use jsonpath::JsonPath;
+pub use template::Template;
 
 /// Workflow variables visible to an expression (inner scopes read outer ones).
 pub trait Vars {
@@ -18,6 +27,13 @@ pub trait Vars {
 impl Vars for () {
     fn get(&self, _name: &str) -> Option<&Value> {
         None
+    }
+}
+
+/// A plain map of variables.
+impl Vars for serde_json::Map<String, Value> {
+    fn get(&self, name: &str) -> Option<&Value> {
+        serde_json::Map::get(self, name)
     }
 }
 
@@ -36,6 +52,14 @@ pub struct SyntaxError {
     pub message: String,
 }
 
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for SyntaxError {}
+
 /// What a path starts from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Root {
@@ -47,92 +71,49 @@ pub enum Root {
     Variable(String),
 }
 
-/// A parsed JSONPath (Jayway semantics, as AWS).
-#[derive(Debug, Clone, PartialEq)]
-pub struct JsonPath {
-    src: String,
-    root: Root,
-}
-
-impl JsonPath {
-    pub fn parse(src: &str) -> Result<JsonPath, SyntaxError> {
-        let root = if src.starts_with("$$") {
-            Root::Context
-        } else if src.starts_with('$') {
-            Root::Input
-        } else {
-            return Err(SyntaxError {
-                message: format!("invalid path {src}"),
-            });
-        };
-        Ok(JsonPath {
-            src: src.to_string(),
-            root,
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.src
-    }
-
-    pub fn root(&self) -> &Root {
-        &self.root
-    }
-
-    /// Evaluates against the root the path names. Definite paths give the value; indefinite
-    /// paths (wildcards, slices, filters, deep scan) give an array of matches.
-    /// Err(message) when a definite path has no result: "No results for path: $['a']" etc.
-    pub fn select(&self, env: &Env<'_>) -> Result<Value, String> {
-        let _ = env;
-        Err(format!("No results for path: {}", self.src))
-    }
-
-    /// ResultPath write: puts `value` at this path inside `doc`, creating objects on the way.
-    pub fn assign(&self, doc: &mut Value, value: Value) -> Result<(), String> {
-        if self.src == "$" {
-            *doc = value;
-            return Ok(());
-        }
-        Err(format!("unsupported {}", self.src))
-    }
-}
-
 /// A `.$` value: a path or an intrinsic call.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
     Path(JsonPath),
-    Intrinsic(String),
+    Intrinsic(Intrinsic),
 }
 
 impl Expr {
+    /// A path when it starts with `$`, an intrinsic call when it starts with `States.`.
     pub fn parse(src: &str) -> Result<Expr, SyntaxError> {
         if src.starts_with("States.") {
-            Ok(Expr::Intrinsic(src.to_string()))
+            Intrinsic::parse(src).map(Expr::Intrinsic)
         } else {
             JsonPath::parse(src).map(Expr::Path)
         }
     }
 
+    pub fn as_str(&self) -> &str {
+        match self {
+            Expr::Path(p) => p.as_str(),
+            Expr::Intrinsic(i) => i.as_str(),
+        }
+    }
+
     /// `field` is how the value is named in errors (e.g. `value.$`, `ErrorPath`).
     pub fn eval(&self, env: &mut Env<'_>, field: &str) -> Result<Value, Failure> {
-        let _ = (env, field);
-        Err(Failure::runtime("expressions not implemented"))
+        match self {
+            Expr::Path(p) => p
+                .select_borrowed(env)
+                .map(|v| v.into_owned())
+                .map_err(|_| path_not_found(p.as_str(), field, env.input)),
+            Expr::Intrinsic(i) => i.eval(env, field),
+        }
     }
 }
 
-/// A payload template with `.$` keys compiled.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Template {
-    raw: Value,
+/// AWS's cause for a path in a field that selects nothing (the input as compact JSON).
+pub fn path_not_found(path: &str, field: &str, input: &Value) -> Failure {
+    Failure::runtime(format!(
+        "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{}'",
+        render::json_text(input)
+    ))
 }
 
-impl Template {
-    pub fn parse(raw: &Value) -> Result<Template, SyntaxError> {
-        Ok(Template { raw: raw.clone() })
-    }
-
-    pub fn eval(&self, env: &mut Env<'_>) -> Result<Value, Failure> {
-        let _ = env;
-        Ok(self.raw.clone())
-    }
-}
+#[cfg(test)]
+mod tests;
