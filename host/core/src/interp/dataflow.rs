@@ -5,8 +5,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use crate::error::Failure;
-use crate::expr::{Env, JsonPath, Root, Vars};
-use crate::rng::Rng;
+use crate::expr::{JsonPath, Root, Vars};
 
 /// Field value of `InputPath`/`OutputPath`: absent, `null`, or a path.
 pub type OptPath = Option<Option<JsonPath>>;
@@ -30,35 +29,23 @@ impl<'a> Context<'a> {
     }
 }
 
-/// Applies `InputPath` or `OutputPath` to `doc`.
+/// Evaluates a path for `InputPath`/`OutputPath`/`ItemsPath`-like fields, borrowing from `doc`
+/// where it can. Errors read as AWS's: `Invalid path '$.x' : No results for path: $['x']`.
 pub fn select_path<'v>(
-    path: &OptPath,
+    p: &JsonPath,
     doc: &'v Value,
     ctx: &mut Context<'_>,
     vars: &dyn Vars,
-    rng: &mut Rng,
 ) -> Result<Cow<'v, Value>, Failure> {
-    match path {
-        None => Ok(Cow::Borrowed(doc)),
-        Some(None) => Ok(Cow::Owned(Value::Object(Map::new()))),
-        Some(Some(p)) if p.as_str() == "$" => Ok(Cow::Borrowed(doc)),
-        Some(Some(p)) => {
-            let context = if *p.root() == Root::Context {
-                ctx.get().clone()
-            } else {
-                Value::Null
-            };
-            let env = Env {
-                input: doc,
-                context: &context,
-                vars,
-                rng,
-            };
-            p.select(&env)
-                .map(Cow::Owned)
-                .map_err(|e| Failure::runtime(format!("Invalid path '{}' : {}", p.as_str(), e)))
-        }
-    }
+    let selected = match p.root() {
+        Root::Input => p.select_ref(doc),
+        Root::Context => p.select_ref(ctx.get()).map(|v| Cow::Owned(v.into_owned())),
+        Root::Variable(name) => match vars.get(name) {
+            Some(root) => p.select_ref(root).map(|v| Cow::Owned(v.into_owned())),
+            None => Err(format!("Variable '${name}' is not defined")),
+        },
+    };
+    selected.map_err(|e| Failure::runtime(format!("Invalid path '{}' : {}", p.as_str(), e)))
 }
 
 /// Applies `ResultPath`: where `result` goes inside the state's raw input.
@@ -115,19 +102,29 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn null_paths() {
-        let build = || json!({});
+    fn paths_and_roots() {
+        let build = || json!({"Execution": {"Name": "e"}});
         let mut ctx = Context::new(&build);
-        let mut rng = Rng::new(0);
+        let doc = json!({"a": {"b": 1}});
+        let p = |s: &str| JsonPath::parse(s).unwrap();
+        assert!(matches!(
+            select_path(&p("$.a"), &doc, &mut ctx, &()).unwrap(),
+            Cow::Borrowed(_)
+        ));
+        assert_eq!(
+            *select_path(&p("$$.Execution.Name"), &doc, &mut ctx, &()).unwrap(),
+            json!("e")
+        );
+        let err = select_path(&p("$.x"), &doc, &mut ctx, &()).unwrap_err();
+        assert_eq!(
+            err.cause,
+            "Invalid path '$.x' : No results for path: $['x']"
+        );
+    }
+
+    #[test]
+    fn null_result_path_keeps_input() {
         let doc = json!({"a": 1});
-        assert_eq!(
-            *select_path(&Some(None), &doc, &mut ctx, &(), &mut rng).unwrap(),
-            json!({})
-        );
-        assert_eq!(
-            *select_path(&None, &doc, &mut ctx, &(), &mut rng).unwrap(),
-            doc
-        );
         assert_eq!(apply_result_path(&Some(None), &doc, json!(2)).unwrap(), doc);
         assert_eq!(apply_result_path(&None, &doc, json!(2)).unwrap(), json!(2));
     }

@@ -17,14 +17,14 @@ use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Failure, names};
-use crate::expr::{Env, Template, Vars};
+use crate::expr::{Env, JsonPath, Template, Vars};
 use crate::model::{
     FailField, NumberSource, QueryLanguage, Scope, State, StateId, StateKind, StateMachine,
     Transition, WaitFor,
 };
 use crate::resource::{Pattern, Resource};
 use crate::rng::Rng;
-use dataflow::{Context, apply_result_path, error_output, json_size, select_path};
+use dataflow::{Context, OptPath, apply_result_path, error_output, json_size, select_path};
 pub use history::HistoryEvent;
 
 pub type TaskId = u64;
@@ -669,18 +669,22 @@ impl Execution {
 
     fn effective_input(&mut self, st: &State, fid: FiberId) -> Result<Value, Failure> {
         let f = self.fiber_ref(fid);
-        if st.input_path.is_none() {
-            return Ok(f.input.clone());
+        self.select(st, fid, &st.input_path, &f.input)
+    }
+
+    /// `InputPath`/`OutputPath` semantics: absent = whole document, `null` = `{}`.
+    fn select(
+        &self,
+        st: &State,
+        fid: FiberId,
+        path: &OptPath,
+        doc: &Value,
+    ) -> Result<Value, Failure> {
+        match path {
+            None => Ok(doc.clone()),
+            Some(None) => Ok(Value::Object(Map::new())),
+            Some(Some(p)) => self.read_path(st, fid, p, doc),
         }
-        let build = self.context_builder(st, fid);
-        let mut ctx = Context::new(&build);
-        let mut rng = self.rng.clone();
-        let r = select_path(&st.input_path, &f.input, &mut ctx, &*f.vars, &mut rng)
-            .map(|c| c.into_owned());
-        drop(ctx);
-        drop(build);
-        self.rng = rng;
-        r
     }
 
     /// Like `effective_input`, but moves the raw input out when nothing needs it afterwards
@@ -693,19 +697,10 @@ impl Execution {
     }
 
     fn output_path(&mut self, st: &State, fid: FiberId, doc: Value) -> Result<Value, Failure> {
-        if st.output_path.is_none() {
-            return Ok(doc);
+        match st.output_path {
+            None => Ok(doc),
+            _ => self.select(st, fid, &st.output_path, &doc),
         }
-        let f = self.fiber_ref(fid);
-        let build = self.context_builder(st, fid);
-        let mut ctx = Context::new(&build);
-        let mut rng = self.rng.clone();
-        let r = select_path(&st.output_path, &doc, &mut ctx, &*f.vars, &mut rng)
-            .map(|c| c.into_owned());
-        drop(ctx);
-        drop(build);
-        self.rng = rng;
-        r
     }
 
     /// Evaluates the state's `Assign` against `input` and stores the variables.
@@ -945,22 +940,16 @@ impl Execution {
     }
 
     fn read_path(
-        &mut self,
+        &self,
         st: &State,
         fid: FiberId,
-        p: &crate::expr::JsonPath,
-        eff: &Value,
+        p: &JsonPath,
+        doc: &Value,
     ) -> Result<Value, Failure> {
-        let path = Some(Some(p.clone()));
         let f = self.fiber_ref(fid);
         let build = self.context_builder(st, fid);
         let mut ctx = Context::new(&build);
-        let mut rng = self.rng.clone();
-        let r = select_path(&path, eff, &mut ctx, &*f.vars, &mut rng).map(|c| c.into_owned());
-        drop(ctx);
-        drop(build);
-        self.rng = rng;
-        r
+        select_path(p, doc, &mut ctx, &*f.vars).map(|c| c.into_owned())
     }
 
     fn number(
