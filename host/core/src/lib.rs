@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod expr;
+pub mod lambda;
 pub mod model;
 pub mod parse;
 pub mod rng;
