@@ -126,15 +126,18 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Reads a file named on the command line; an unreadable one is a usage error (exit 2).
-fn read_arg_file(path: &Path) -> String {
+/// Reads a file named on the command line of `subcommand`; an unreadable one is a usage error
+/// (exit 2).
+fn read_arg_file(subcommand: &str, path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| {
-        Cli::command()
-            .error(
-                clap::error::ErrorKind::Io,
-                format!("cannot read {}: {e}", path.display()),
-            )
-            .exit()
+        let mut cmd = Cli::command();
+        cmd.build();
+        let cmd = cmd.find_subcommand_mut(subcommand).expect("known subcommand");
+        cmd.error(
+            clap::error::ErrorKind::Io,
+            format!("cannot read {}: {e}", path.display()),
+        )
+        .exit()
     })
 }
 
@@ -146,7 +149,7 @@ fn print_json(v: &Value) {
 }
 
 fn exec(args: ExecArgs) -> ExitCode {
-    let text = read_arg_file(&args.definition);
+    let text = read_arg_file("exec", &args.definition);
     let machine_type = MachineType::from(args.machine_type);
     let machine = match parse_definition(&text, machine_type) {
         Ok(m) => m,
@@ -206,7 +209,7 @@ fn state_machine_name(stem: &str) -> String {
 }
 
 fn validate(args: &ValidateArgs) -> ExitCode {
-    let text = read_arg_file(&args.definition);
+    let text = read_arg_file("validate", &args.definition);
     match parse_definition(&text, args.machine_type.into()) {
         Ok(_) => {
             print_json(&aws_json::validate_response(None));
