@@ -132,7 +132,9 @@ fn read_arg_file(subcommand: &str, path: &Path) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| {
         let mut cmd = Cli::command();
         cmd.build();
-        let cmd = cmd.find_subcommand_mut(subcommand).expect("known subcommand");
+        let cmd = cmd
+            .find_subcommand_mut(subcommand)
+            .expect("known subcommand");
         cmd.error(
             clap::error::ErrorKind::Io,
             format!("cannot read {}: {e}", path.display()),
