@@ -33,8 +33,6 @@ use stubs::StubHandler;
 /// The account and region the cases' ARNs were recorded with.
 const ACCOUNT: &str = "111111111111";
 const REGION: &str = "us-east-1";
-/// Difference lines shown per failing case without `--verbose`.
-const DIFFS_SHOWN: usize = 3;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -61,10 +59,7 @@ enum Verdict {
 pub fn run_cases(opts: &Options, out: &mut dyn Write) -> io::Result<Summary> {
     let files = case_files(&opts.roots).map_err(io::Error::other)?;
     let mut summary = Summary::default();
-    let previous_hook = panic::take_hook();
-    panic::set_hook(Box::new(|info| {
-        LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
-    }));
+    install_panic_hook();
     for path in files {
         let case = match Case::load(&path) {
             Ok(case) => case,
@@ -96,31 +91,22 @@ pub fn run_cases(opts: &Options, out: &mut dyn Write) -> io::Result<Summary> {
             }
             Verdict::Fail(diffs) => {
                 summary.failed += 1;
-                let shown = if opts.verbose {
-                    diffs.len()
-                } else {
-                    DIFFS_SHOWN
-                };
-                let mut lines = diffs.iter().take(shown);
-                writeln!(
-                    out,
-                    "FAIL {id}: {}",
-                    lines.next().map_or("", String::as_str)
-                )?;
-                for line in lines {
-                    writeln!(out, "    {line}")?;
-                }
-                if diffs.len() > shown {
-                    writeln!(out, "    ... {} more (--verbose)", diffs.len() - shown)?;
-                }
+                let first = diffs.first().map_or("", String::as_str);
                 if opts.verbose {
+                    writeln!(out, "FAIL {id}: {first}")?;
+                    for line in &diffs[1..] {
+                        writeln!(out, "    {line}")?;
+                    }
                     writeln!(out, "    file: {file}")?;
+                } else if diffs.len() > 1 {
+                    writeln!(out, "FAIL {id}: {first} (+{} more)", diffs.len() - 1)?;
+                } else {
+                    writeln!(out, "FAIL {id}: {first}")?;
                 }
             }
         }
         out.flush()?;
     }
-    panic::set_hook(previous_hook);
     writeln!(
         out,
         "conformance: {} passed, {} failed, {} skipped",
@@ -130,18 +116,50 @@ pub fn run_cases(opts: &Options, out: &mut dyn Write) -> io::Result<Summary> {
 }
 
 thread_local! {
-    /// The message of the last panic on this thread, kept by the hook set in [`run_cases`].
+    /// The message of the last panic on this case thread, kept by [`install_panic_hook`].
     static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Case threads are named with this prefix; their panics become the case's failure line.
+const CASE_THREAD_PREFIX: &str = "conformance:";
+
+/// Keeps the panic messages of case threads for their verdict instead of printing them; other
+/// threads' panics go to the hook that was there before.
+fn install_panic_hook() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(|| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            let on_case_thread = std::thread::current()
+                .name()
+                .is_some_and(|n| n.starts_with(CASE_THREAD_PREFIX));
+            if on_case_thread {
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(info.to_string()));
+            } else {
+                previous(info);
+            }
+        }));
+    });
 }
 
 /// Runs one case on its own thread so a panic or a hang fails that case, not the run.
 fn evaluate_with_timeout(case: Case, timeout: Duration) -> Verdict {
+    let name = case.id.clone();
+    isolated(&name, timeout, move || evaluate(&case))
+}
+
+/// Runs `job` on a thread of its own: a panic or a hang becomes a failed verdict.
+fn isolated(
+    name: &str,
+    timeout: Duration,
+    job: impl FnOnce() -> Verdict + Send + 'static,
+) -> Verdict {
     let (tx, rx) = mpsc::channel();
     let spawned = std::thread::Builder::new()
-        .name(case.id.clone())
+        .name(format!("{CASE_THREAD_PREFIX}{name}"))
         .stack_size(64 << 20)
         .spawn(move || {
-            let verdict = match panic::catch_unwind(AssertUnwindSafe(|| evaluate(&case))) {
+            let verdict = match panic::catch_unwind(AssertUnwindSafe(job)) {
                 Ok(v) => v,
                 Err(_) => {
                     let msg = LAST_PANIC.with(|p| p.borrow_mut().take());
@@ -157,10 +175,7 @@ fn evaluate_with_timeout(case: Case, timeout: Duration) -> Verdict {
         return Verdict::Fail(vec![format!("could not start the case: {e}")]);
     }
     rx.recv_timeout(timeout).unwrap_or_else(|_| {
-        Verdict::Fail(vec![format!(
-            "no result after {} s (still running)",
-            timeout.as_secs()
-        )])
+        Verdict::Fail(vec![format!("no result after {timeout:?} (still running)")])
     })
 }
 
@@ -555,6 +570,34 @@ mod tests {
             diffs[0].starts_with("history: expected 2 events, got 1"),
             "{diffs:?}"
         );
+    }
+
+    fn failure_of(v: Verdict) -> String {
+        match v {
+            Verdict::Fail(diffs) => diffs.join("\n"),
+            Verdict::Pass => panic!("expected a failed verdict"),
+        }
+    }
+
+    #[test]
+    fn a_panicking_case_fails_with_its_message() {
+        install_panic_hook();
+        let msg = failure_of(isolated("p", Duration::from_secs(30), || {
+            panic!("interp bug 42")
+        }));
+        assert!(
+            msg.starts_with("panicked: ") && msg.contains("interp bug 42"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_hanging_case_fails_after_the_timeout() {
+        let msg = failure_of(isolated("h", Duration::from_millis(50), || {
+            std::thread::sleep(Duration::from_secs(5));
+            Verdict::Pass
+        }));
+        assert!(msg.starts_with("no result after"), "{msg}");
     }
 
     #[test]
