@@ -329,7 +329,7 @@ fn compare_error_field(
         (Some(Value::String(e)), Some(a)) => (!m.text(e, a)).then(|| {
             format!(
                 "{field}: expected {}, got {}",
-                short(&e.as_str().into()),
+                truncate(&format!("{e:?}")),
                 got()
             )
         }),
