@@ -63,6 +63,7 @@ fn info(input: Value, record_history: bool) -> ExecutionInfo {
         state_machine_name: "bench".into(),
         role_arn: "arn:aws:iam::000000000000:role/bench".into(),
         region: "us-east-1".into(),
+        machine_type: crate::parse::MachineType::Standard,
         start_time: DateTime::<Utc>::UNIX_EPOCH,
         input,
         seed: 1,

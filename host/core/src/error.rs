@@ -2,18 +2,28 @@
 
 use std::fmt;
 
-/// An ASL error: `Error` name (e.g. `States.Runtime`) and `Cause` text.
+/// An ASL error: `Error` name (e.g. `States.Runtime`) and `Cause` text. AWS tells an absent cause
+/// (a Fail state without `Cause`) from an empty one (a task timeout: `"Cause": ""`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
+    /// Empty = no error name (a Fail state without `Error`).
     pub error: String,
-    pub cause: String,
+    pub cause: Option<String>,
 }
 
 impl Failure {
     pub fn new(error: impl Into<String>, cause: impl Into<String>) -> Self {
         Failure {
             error: error.into(),
-            cause: cause.into(),
+            cause: Some(cause.into()),
+        }
+    }
+
+    /// An error without a cause.
+    pub fn bare(error: impl Into<String>) -> Self {
+        Failure {
+            error: error.into(),
+            cause: None,
         }
     }
 
@@ -21,11 +31,16 @@ impl Failure {
     pub fn runtime(cause: impl Into<String>) -> Self {
         Failure::new(names::RUNTIME, cause)
     }
+
+    /// The cause, or `""` when absent.
+    pub fn cause_str(&self) -> &str {
+        self.cause.as_deref().unwrap_or("")
+    }
 }
 
 impl fmt::Display for Failure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.error, self.cause)
+        write!(f, "{}: {}", self.error, self.cause_str())
     }
 }
 

@@ -6,10 +6,11 @@ pub mod bench;
 pub mod error;
 pub mod expr;
 pub mod interp;
+pub mod lambda;
 pub mod model;
 pub mod parse;
+pub mod resource;
 pub mod rng;
+pub mod run;
 
 pub use error::Failure;
-pub mod resource;
-pub mod run;

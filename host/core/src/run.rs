@@ -90,15 +90,24 @@ impl RunOptions {
         )
     }
 
+    /// Standard: `…:execution:MACHINE:NAME`; Express: `…:express:MACHINE:NAME:UUID`, as AWS.
     pub fn execution_arn(&self) -> String {
-        let kind = match self.machine_type {
-            MachineType::Standard => "execution",
-            MachineType::Express => "express",
-        };
-        format!(
-            "arn:aws:states:{}:{}:{kind}:{}:{}",
-            self.region, self.account, self.state_machine_name, self.execution_name
-        )
+        let prefix = format!("arn:aws:states:{}:{}", self.region, self.account);
+        match self.machine_type {
+            MachineType::Standard => {
+                format!(
+                    "{prefix}:execution:{}:{}",
+                    self.state_machine_name, self.execution_name
+                )
+            }
+            MachineType::Express => {
+                let id = crate::rng::Rng::new(self.seed ^ 0x5eed_e4e5).uuid_v4();
+                format!(
+                    "{prefix}:express:{}:{}:{id}",
+                    self.state_machine_name, self.execution_name
+                )
+            }
+        }
     }
 
     pub fn execution_info(&self, input: Value) -> ExecutionInfo {
@@ -109,6 +118,7 @@ impl RunOptions {
             state_machine_name: self.state_machine_name.clone(),
             role_arn: format!("arn:aws:iam::{}:role/sandflow-execution", self.account),
             region: self.region.clone(),
+            machine_type: self.machine_type,
             start_time: self.start_time,
             input,
             seed: self.seed,
@@ -206,7 +216,7 @@ pub fn run(
         status: exec.status(),
         output: exec.output().cloned(),
         error: exec.failure().and_then(|f| non_empty(&f.error)),
-        cause: exec.failure().and_then(|f| non_empty(&f.cause)),
+        cause: exec.failure().and_then(|f| non_empty(f.cause_str())),
         history,
     }
 }

@@ -971,7 +971,7 @@ mod tests {
         let e = run("States.Format('{}', $.missing)", json!({"a": 1})).unwrap_err();
         assert_eq!(e.error, "States.Runtime");
         assert_eq!(
-            e.cause,
+            e.cause_str(),
             "The JSONPath '$.missing' specified for the field 'f.$' could not be found in the input '{\"a\":1}'"
         );
     }

@@ -164,7 +164,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.error, "States.Runtime");
         assert_eq!(
-            e.cause,
+            e.cause_str(),
             "The JSONPath '$.no_such_jsonpath' specified for the field 'value.$' could not be found in the input '{\"int-literal\":0}'"
         );
     }

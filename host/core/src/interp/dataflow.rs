@@ -67,14 +67,15 @@ pub fn apply_result_path(
     }
 }
 
-/// `{"Error": .., "Cause": ..}`, the error output a Catcher passes on. Absent fields are omitted.
+/// `{"Error": .., "Cause": ..}`, the error output a Catcher passes on. An absent cause is omitted;
+/// an empty one (timeouts) is kept as `""`, as AWS does.
 pub fn error_output(f: &Failure) -> Value {
     let mut m = Map::new();
     if !f.error.is_empty() {
         m.insert("Error".into(), Value::String(f.error.clone()));
     }
-    if !f.cause.is_empty() {
-        m.insert("Cause".into(), Value::String(f.cause.clone()));
+    if let Some(c) = &f.cause {
+        m.insert("Cause".into(), Value::String(c.clone()));
     }
     Value::Object(m)
 }
@@ -117,7 +118,7 @@ mod tests {
         );
         let err = select_path(&p("$.x"), &doc, &mut ctx, &()).unwrap_err();
         assert_eq!(
-            err.cause,
+            err.cause_str(),
             "Invalid path '$.x' : No results for path: $['x']"
         );
     }
@@ -131,7 +132,11 @@ mod tests {
 
     #[test]
     fn error_output_omits_empty() {
-        assert_eq!(error_output(&Failure::new("E", "")), json!({"Error": "E"}));
+        assert_eq!(error_output(&Failure::bare("E")), json!({"Error": "E"}));
+        assert_eq!(
+            error_output(&Failure::new("E", "")),
+            json!({"Error": "E", "Cause": ""})
+        );
         assert_eq!(
             error_output(&Failure::new("E", "C")),
             json!({"Error": "E", "Cause": "C"})

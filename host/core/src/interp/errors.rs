@@ -5,13 +5,13 @@ use crate::model::{Jitter, Retrier};
 use crate::rng::Rng;
 
 /// Whether an `ErrorEquals` list matches `error`, by AWS's rules: `States.ALL` matches anything
-/// but `States.Runtime` and `States.DataLimitExceeded`; `States.TaskFailed` matches anything but
-/// those and `States.Timeout`/`States.HeartbeatTimeout`.
+/// but `States.Runtime` (AWS's recordings show it catching `States.DataLimitExceeded` from a task
+/// result); `States.TaskFailed` matches anything but those two and the timeouts.
 pub fn matches(error_equals: &[String], error: &str) -> bool {
     error_equals.iter().any(|e| {
         e == error
             || match e.as_str() {
-                names::ALL => !is_terminal(error),
+                names::ALL => error != names::RUNTIME,
                 names::TASK_FAILED => {
                     !is_terminal(error)
                         && error != names::TIMEOUT
@@ -54,7 +54,11 @@ mod tests {
     fn wildcards() {
         assert!(matches(&v(&["States.ALL"]), "Custom"));
         assert!(!matches(&v(&["States.ALL"]), "States.Runtime"));
-        assert!(!matches(&v(&["States.ALL"]), "States.DataLimitExceeded"));
+        assert!(matches(&v(&["States.ALL"]), "States.DataLimitExceeded"));
+        assert!(!matches(
+            &v(&["States.TaskFailed"]),
+            "States.DataLimitExceeded"
+        ));
         assert!(matches(&v(&["States.Runtime"]), "States.Runtime"));
         assert!(matches(&v(&["States.TaskFailed"]), "Exception"));
         assert!(!matches(&v(&["States.TaskFailed"]), "States.Timeout"));

@@ -3,6 +3,8 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Map, Value, json};
 
+use crate::error::Failure;
+
 /// One history event. `details` is the `<kind>EventDetails` object, under `details_key`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct HistoryEvent {
@@ -40,15 +42,28 @@ pub fn state_entered(name: &str, input: &Value) -> Value {
     json!({"name": name, "input": json_text(input), "inputDetails": {"truncated": false}})
 }
 
-pub fn state_exited(name: &str, output: &Value) -> Value {
-    json!({"name": name, "output": json_text(output), "outputDetails": {"truncated": false}})
+/// `assigned`: the variables the state assigned, values as JSON text.
+pub fn state_exited(name: &str, output: &Value, assigned: Option<Map<String, Value>>) -> Value {
+    let mut d =
+        json!({"name": name, "output": json_text(output), "outputDetails": {"truncated": false}});
+    if let (Some(vars), Value::Object(m)) = (assigned, &mut d) {
+        m.insert("assignedVariables".into(), Value::Object(vars));
+        m.insert(
+            "assignedVariablesDetails".into(),
+            json!({"truncated": false}),
+        );
+    }
+    d
 }
 
-pub fn error_cause(error: &str, cause: &str) -> Value {
+/// `{"error","cause"}` details; empty or absent fields are left out, as AWS does.
+pub fn failure_details(f: &Failure) -> Value {
     let mut m = Map::new();
-    m.insert("error".into(), Value::String(error.into()));
-    if !cause.is_empty() {
-        m.insert("cause".into(), Value::String(cause.into()));
+    if !f.error.is_empty() {
+        m.insert("error".into(), Value::String(f.error.clone()));
+    }
+    if let Some(c) = f.cause.as_deref().filter(|c| !c.is_empty()) {
+        m.insert("cause".into(), Value::String(c.into()));
     }
     Value::Object(m)
 }
@@ -103,8 +118,15 @@ mod tests {
     }
 
     #[test]
-    fn empty_cause_is_omitted() {
-        assert_eq!(error_cause("E", ""), json!({"error": "E"}));
-        assert_eq!(error_cause("E", "c"), json!({"error": "E", "cause": "c"}));
+    fn empty_fields_are_omitted() {
+        assert_eq!(
+            failure_details(&Failure::new("E", "")),
+            json!({"error": "E"})
+        );
+        assert_eq!(failure_details(&Failure::bare("")), json!({}));
+        assert_eq!(
+            failure_details(&Failure::new("E", "c")),
+            json!({"error": "E", "cause": "c"})
+        );
     }
 }

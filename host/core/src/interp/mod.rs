@@ -22,6 +22,7 @@ use crate::model::{
     FailField, NumberSource, QueryLanguage, Scope, State, StateId, StateKind, StateMachine,
     Transition, WaitFor,
 };
+use crate::parse::MachineType;
 use crate::resource::{Pattern, Resource};
 use crate::rng::Rng;
 use dataflow::{Context, OptPath, apply_result_path, error_output, json_size, select_path};
@@ -62,6 +63,8 @@ pub struct ExecutionInfo {
     pub state_machine_name: String,
     pub role_arn: String,
     pub region: String,
+    /// Express executions cannot be redriven, so their context has no `RedriveCount`.
+    pub machine_type: MachineType,
     pub start_time: DateTime<Utc>,
     pub input: Value,
     /// Seed of all randomness (UUIDs, MathRandom, jitter, task tokens).
@@ -87,7 +90,7 @@ pub enum Event {
     TaskFailed {
         task: TaskId,
         error: String,
-        cause: String,
+        cause: Option<String>,
     },
     /// The worker reports a timeout (e.g. the function's own deadline).
     TaskTimedOut {
@@ -226,6 +229,8 @@ struct Fiber {
     retry_counts: Vec<u32>,
     retry_total: u32,
     vars: Arc<VarScope>,
+    /// Variables the current state assigned, for its `StateExited` event.
+    assigned: Option<Map<String, Value>>,
     wait: Wait,
 }
 
@@ -339,7 +344,7 @@ impl Execution {
             Event::TaskStarted { task, worker } => self.task_started(task, worker),
             Event::TaskSucceeded { task, output } => self.task_outcome(m, task, Ok(output)),
             Event::TaskFailed { task, error, cause } => {
-                self.task_outcome(m, task, Err(Failure::new(error, cause)))
+                self.task_outcome(m, task, Err(Failure { error, cause }))
             }
             Event::TaskTimedOut { task } => {
                 self.task_outcome(m, task, Err(Failure::new(names::TIMEOUT, "")));
@@ -347,16 +352,16 @@ impl Execution {
             Event::TaskHeartbeat { task } => self.heartbeat(task),
             Event::TimerFired { timer } => self.timer_fired(m, timer),
             Event::Stop { error, cause } => {
-                let details = history::error_cause(&error, &cause);
+                let failure = Failure {
+                    error,
+                    cause: (!cause.is_empty()).then_some(cause),
+                };
+                let details = history::failure_details(&failure);
                 self.emit(None, "ExecutionAborted", || {
                     Some(("executionAbortedEventDetails", details))
                 });
                 self.abort_all();
-                self.finish(
-                    ExecutionStatus::Aborted,
-                    None,
-                    Some(Failure::new(error, cause)),
-                );
+                self.finish(ExecutionStatus::Aborted, None, Some(failure));
             }
         }
     }
@@ -424,6 +429,7 @@ impl Execution {
             retry_counts: Vec::new(),
             retry_total: 0,
             vars: Arc::new(VarScope::default()),
+            assigned: None,
             wait: Wait::Ready,
         }));
         if let Some(t) = m.timeout_seconds {
@@ -565,15 +571,17 @@ impl Execution {
         );
         if prefixed
             && !f
-                .cause
+                .cause_str()
                 .starts_with("An error occurred while executing the state")
         {
             let entered = self.fiber_ref(fid).entered_event;
             Failure::new(
-                f.error,
+                f.error.clone(),
                 format!(
                     "An error occurred while executing the state '{}' (entered at the event id #{}). {}",
-                    st.name, entered, f.cause
+                    st.name,
+                    entered,
+                    f.cause_str()
                 ),
             )
         } else {
@@ -583,7 +591,8 @@ impl Execution {
 
     fn exited(&mut self, st: &State, fid: FiberId, output: &Value) {
         if self.recording() {
-            let details = history::state_exited(&st.name, output);
+            let assigned = self.fiber(fid).assigned.take();
+            let details = history::state_exited(&st.name, output, assigned);
             self.emit(Some(fid), history::exited_type(st.kind.type_name()), || {
                 Some(("stateExitedEventDetails", details))
             });
@@ -606,27 +615,28 @@ impl Execution {
     ) -> Value {
         let f = self.fiber_ref(fid);
         let info = &self.info;
+        // As AWS records them: states that can retry show State.RetryCount and no
+        // Execution.RedriveCount; the others the reverse.
+        let retryable = matches!(
+            st.kind,
+            StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_)
+        );
         let mut state = Map::new();
         state.insert("Name".into(), Value::String(st.name.clone()));
         state.insert("EnteredTime".into(), Value::String(ts(f.entered_time)));
-        if matches!(
-            st.kind,
-            StateKind::Task(_) | StateKind::Parallel(_) | StateKind::Map(_)
-        ) {
+        let mut execution = Map::new();
+        execution.insert("Id".into(), info.execution_arn.as_str().into());
+        execution.insert("Input".into(), info.input.clone());
+        execution.insert("StartTime".into(), ts(info.start_time).into());
+        execution.insert("Name".into(), info.execution_name.as_str().into());
+        execution.insert("RoleArn".into(), info.role_arn.as_str().into());
+        if retryable {
             state.insert("RetryCount".into(), f.retry_total.into());
+        } else if info.machine_type == MachineType::Standard {
+            execution.insert("RedriveCount".into(), 0.into());
         }
         let mut ctx = Map::new();
-        ctx.insert(
-            "Execution".into(),
-            json!({
-                "Id": info.execution_arn,
-                "Input": info.input,
-                "StartTime": ts(info.start_time),
-                "Name": info.execution_name,
-                "RoleArn": info.role_arn,
-                "RedriveCount": 0,
-            }),
-        );
+        ctx.insert("Execution".into(), Value::Object(execution));
         ctx.insert(
             "StateMachine".into(),
             json!({"Id": info.state_machine_arn, "Name": info.state_machine_name}),
@@ -714,7 +724,16 @@ impl Execution {
         let Some(t) = t else { return Ok(()) };
         let values = self.eval_template(st, fid, t, input, None, None)?;
         if let Value::Object(vals) = values {
-            let vars = Arc::make_mut(&mut self.fiber(fid).vars);
+            let recording = self.recording();
+            let f = self.fiber(fid);
+            if recording && !vals.is_empty() {
+                let shown = vals
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Value::String(history::json_text(v))))
+                    .collect();
+                f.assigned = Some(shown);
+            }
+            let vars = Arc::make_mut(&mut f.vars);
             for (k, v) in vals {
                 vars.own.insert(k, v);
             }
@@ -789,9 +808,9 @@ impl Execution {
         field: &Option<FailField>,
         name: &str,
         eff: &Value,
-    ) -> Result<String, Failure> {
-        Ok(match field {
-            None => String::new(),
+    ) -> Result<Option<String>, Failure> {
+        Ok(Some(match field {
+            None => return Ok(None),
             Some(FailField::Literal(s)) => s.clone(),
             Some(FailField::Expr(e)) => {
                 let context = self.context_object(st, fid, None, None);
@@ -818,7 +837,7 @@ impl Execution {
                     "JSONata is not supported yet",
                 ));
             }
-        })
+        }))
     }
 
     fn run_fail(
@@ -830,7 +849,10 @@ impl Execution {
         let eff = self.fiber_ref(fid).input.clone();
         let error = self.eval_fail_field(st, fid, &fail.error, "ErrorPath", &eff)?;
         let cause = self.eval_fail_field(st, fid, &fail.cause, "CausePath", &eff)?;
-        Ok(Flow::Failed(Failure { error, cause }))
+        Ok(Flow::Failed(Failure {
+            error: error.unwrap_or_default(),
+            cause,
+        }))
     }
 
     fn run_choice(&mut self, st: &State, fid: FiberId) -> Result<Flow, Failure> {
@@ -1216,12 +1238,12 @@ impl Execution {
             (TaskFamily::Lambda, Err(f)) if timed_out => (
                 "LambdaFunctionTimedOut",
                 "lambdaFunctionTimedOutEventDetails",
-                history::error_cause(&f.error, &f.cause),
+                history::failure_details(f),
             ),
             (TaskFamily::Lambda, Err(f)) => (
                 "LambdaFunctionFailed",
                 "lambdaFunctionFailedEventDetails",
-                history::error_cause(&f.error, &f.cause),
+                history::failure_details(f),
             ),
             (TaskFamily::Activity, Ok(v)) => (
                 "ActivitySucceeded",
@@ -1231,12 +1253,12 @@ impl Execution {
             (TaskFamily::Activity, Err(f)) if timed_out => (
                 "ActivityTimedOut",
                 "activityTimedOutEventDetails",
-                history::error_cause(&f.error, &f.cause),
+                history::failure_details(f),
             ),
             (TaskFamily::Activity, Err(f)) => (
                 "ActivityFailed",
                 "activityFailedEventDetails",
-                history::error_cause(&f.error, &f.cause),
+                history::failure_details(f),
             ),
             (TaskFamily::Service { .. }, Ok(v)) => (
                 "TaskSucceeded",
@@ -1246,12 +1268,12 @@ impl Execution {
             (TaskFamily::Service { .. }, Err(f)) if timed_out => (
                 "TaskTimedOut",
                 "taskTimedOutEventDetails",
-                history::error_cause(&f.error, &f.cause),
+                history::failure_details(f),
             ),
             (TaskFamily::Service { .. }, Err(f)) => (
                 "TaskFailed",
                 "taskFailedEventDetails",
-                history::error_cause(&f.error, &f.cause),
+                history::failure_details(f),
             ),
         };
         if let (
@@ -1418,6 +1440,7 @@ impl Execution {
             retry_counts: Vec::new(),
             retry_total: 0,
             vars,
+            assigned: None,
             wait: Wait::Ready,
         }));
         self.ready.push_back((id, None));
@@ -1528,7 +1551,7 @@ impl Execution {
 
     fn fiber_failed(&mut self, m: &StateMachine, fid: FiberId, failure: Failure) {
         let Some((parent, index)) = self.fiber_ref(fid).parent else {
-            let d = history::error_cause(&failure.error, &failure.cause);
+            let d = history::failure_details(&failure);
             self.emit(Some(fid), "ExecutionFailed", || {
                 Some(("executionFailedEventDetails", d))
             });
@@ -1594,8 +1617,12 @@ impl Execution {
 
     // ---- errors ----------------------------------------------------------------------------
 
-    /// Retry, then Catch, else the fiber fails.
+    /// Retry, then Catch, else the fiber fails. `States.Runtime` is never retried or caught: it
+    /// always fails the execution, as AWS documents.
     fn handle_failure(&mut self, st: &State, fid: FiberId, failure: Failure) -> Flow {
+        if failure.error == names::RUNTIME {
+            return Flow::Failed(failure);
+        }
         let (retry, catch) = match &st.kind {
             StateKind::Task(t) => (&t.retry, &t.catch),
             StateKind::Parallel(p) => (&p.retry, &p.catch),
@@ -1665,18 +1692,10 @@ impl Execution {
         };
         match kind {
             TimerKind::ExecutionTimeout => {
-                self.emit(None, "ExecutionTimedOut", || {
-                    Some((
-                        "executionTimedOutEventDetails",
-                        json!({"error": names::TIMEOUT}),
-                    ))
-                });
+                // AWS reports an execution timeout with no error or cause.
+                self.emit(None, "ExecutionTimedOut", || None);
                 self.abort_all();
-                self.finish(
-                    ExecutionStatus::TimedOut,
-                    None,
-                    Some(Failure::new(names::TIMEOUT, "")),
-                );
+                self.finish(ExecutionStatus::TimedOut, None, None);
             }
             TimerKind::TaskTimeout(task) => {
                 self.cancel_task(task);

@@ -87,6 +87,7 @@ fn info(input: Value) -> ExecutionInfo {
         state_machine_name: "sm".into(),
         role_arn: "arn:aws:iam::000000000000:role/r".into(),
         region: "us-east-1".into(),
+        machine_type: crate::parse::MachineType::Standard,
         start_time: t0(),
         input,
         seed: 7,
@@ -447,7 +448,7 @@ fn map_over_non_array_is_a_runtime_error() {
     assert_eq!(exec.status(), ExecutionStatus::Failed);
     let f = exec.failure().unwrap();
     assert_eq!(f.error, "States.Runtime");
-    assert!(f.cause.starts_with(
+    assert!(f.cause_str().starts_with(
         "An error occurred while executing the state 'M' (entered at the event id #2)."
     ));
 }

@@ -1,0 +1,350 @@
+//! The `sandflow` command line: argument definitions and the `exec` and `validate` commands.
+//! Exit codes: 0 success, 1 the definition or execution failed, 2 bad usage.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use sandflow_core::parse::{MachineType, parse_definition};
+use sandflow_core::run::{ExecutionStatus, RunOptions, TaskOutcome, run};
+use serde_json::Value;
+
+use crate::aws_json;
+use crate::conformance;
+use crate::mocks::{MockFlag, MockSet, parse_mock_file, parse_mock_flag};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "sandflow",
+    version,
+    about = "Self-hosted AWS Step Functions-compatible workflows"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a definition in-process, answering Task states from mocks; prints the result as JSON.
+    Exec(ExecArgs),
+    /// Validate a definition like ValidateStateMachineDefinition; prints the result as JSON.
+    Validate(ValidateArgs),
+    /// Run conformance case files and report the cases that differ from AWS.
+    Conformance(ConformanceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// The state machine definition (ASL JSON).
+    pub definition: PathBuf,
+    /// Execution input: JSON text, or @FILE to read it from a file.
+    #[arg(long, value_name = "JSON|@FILE", default_value = "{}", value_parser = parse_input)]
+    pub input: Value,
+    /// What the Task state STATE returns (JSON) or how it fails (error:NAME:CAUSE).
+    /// Repeat for one state to give a sequence of calls (e.g. retries); the last repeats.
+    #[arg(long = "mock", value_name = "STATE=JSON|error:NAME:CAUSE", value_parser = parse_mock_flag)]
+    pub mock: Vec<MockFlag>,
+    /// A JSON file of mocks by state name: an output, {"error": .., "cause": ..}, or an array
+    /// of those as a sequence. `--mock` flags replace a file's entry for their state.
+    #[arg(long = "mocks", value_name = "FILE", value_parser = parse_mock_file_arg)]
+    pub mock_files: Vec<MockFile>,
+    /// Also print the execution history events.
+    #[arg(long)]
+    pub history: bool,
+    #[arg(long = "type", value_enum, default_value_t = MachineTypeArg::Standard)]
+    pub machine_type: MachineTypeArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The state machine definition (ASL JSON).
+    pub definition: PathBuf,
+    #[arg(long = "type", value_enum, default_value_t = MachineTypeArg::Standard)]
+    pub machine_type: MachineTypeArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ConformanceArgs {
+    /// Case files, or folders searched recursively for `*.json` cases.
+    #[arg(required = true, value_name = "DIR")]
+    pub roots: Vec<PathBuf>,
+    /// Only cases whose id contains this text.
+    #[arg(long, value_name = "SUBSTR")]
+    pub filter: Option<String>,
+    /// Also list passing cases and every difference of failing ones.
+    #[arg(long)]
+    pub verbose: bool,
+    /// Seconds after which a still-running case counts as failed.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub case_timeout: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum MachineTypeArg {
+    Standard,
+    Express,
+}
+
+impl From<MachineTypeArg> for MachineType {
+    fn from(t: MachineTypeArg) -> MachineType {
+        match t {
+            MachineTypeArg::Standard => MachineType::Standard,
+            MachineTypeArg::Express => MachineType::Express,
+        }
+    }
+}
+
+/// The parsed content of one `--mocks FILE`.
+#[derive(Debug, Clone)]
+pub struct MockFile(pub Vec<(String, Vec<TaskOutcome>)>);
+
+fn parse_mock_file_arg(path: &str) -> Result<MockFile, String> {
+    parse_mock_file(Path::new(path)).map(MockFile)
+}
+
+/// `JSON` or `@FILE`.
+pub fn parse_input(arg: &str) -> Result<Value, String> {
+    let (text, origin) = match arg.strip_prefix('@') {
+        Some(path) => (
+            std::fs::read_to_string(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+            path,
+        ),
+        None => (arg.to_string(), "--input"),
+    };
+    serde_json::from_str(&text).map_err(|e| format!("{origin} is not JSON: {e}"))
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Exec(args) => exec(args),
+        Command::Validate(args) => validate(&args),
+        Command::Conformance(args) => conformance(&args),
+    }
+}
+
+/// Reads a file named on the command line of `subcommand`; an unreadable one is a usage error
+/// (exit 2).
+fn read_arg_file(subcommand: &str, path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| {
+        let mut cmd = Cli::command();
+        cmd.build();
+        let cmd = cmd
+            .find_subcommand_mut(subcommand)
+            .expect("known subcommand");
+        cmd.error(
+            clap::error::ErrorKind::Io,
+            format!("cannot read {}: {e}", path.display()),
+        )
+        .exit()
+    })
+}
+
+fn print_json(v: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values serialise")
+    );
+}
+
+fn exec(args: ExecArgs) -> ExitCode {
+    let text = read_arg_file("exec", &args.definition);
+    let machine_type = MachineType::from(args.machine_type);
+    let machine = match parse_definition(&text, machine_type) {
+        Ok(m) => m,
+        Err(diags) => {
+            eprintln!(
+                "{}",
+                serde_json::to_string_pretty(&aws_json::invalid_definition(&diags))
+                    .expect("JSON values serialise")
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    let start_time = DateTime::<Utc>::from(std::time::SystemTime::now());
+    let opts = RunOptions {
+        machine_type,
+        start_time,
+        seed: start_time.timestamp_nanos_opt().unwrap_or_default() as u64,
+        execution_name: format!("exec-{}", start_time.format("%Y%m%dT%H%M%S%3f")),
+        state_machine_name: args
+            .definition
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .map(state_machine_name)
+            .unwrap_or_else(|| "StateMachine".into()),
+        record_history: args.history,
+        ..RunOptions::default()
+    };
+    let files = args.mock_files.into_iter().map(|f| f.0).collect();
+    let mut mocks = MockSet::new(files, args.mock);
+    let result = run(&machine, args.input, &opts, &mut mocks);
+    print_json(&aws_json::execution(&result, args.history));
+    if result.status == ExecutionStatus::Succeeded {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// A state machine name from a file stem: AWS allows letters, digits, `-` and `_` (1-80).
+fn state_machine_name(stem: &str) -> String {
+    let name: String = stem
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(80)
+        .collect();
+    if name.is_empty() {
+        "StateMachine".into()
+    } else {
+        name
+    }
+}
+
+fn validate(args: &ValidateArgs) -> ExitCode {
+    let text = read_arg_file("validate", &args.definition);
+    match parse_definition(&text, args.machine_type.into()) {
+        Ok(_) => {
+            print_json(&aws_json::validate_response(None));
+            ExitCode::SUCCESS
+        }
+        Err(diags) => {
+            print_json(&aws_json::validate_response(Some(&diags)));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn conformance(args: &ConformanceArgs) -> ExitCode {
+    let opts = conformance::Options {
+        roots: args.roots.clone(),
+        filter: args.filter.clone(),
+        verbose: args.verbose,
+        case_timeout: Duration::from_secs(args.case_timeout),
+    };
+    let mut stdout = std::io::stdout().lock();
+    match conformance::run_cases(&opts, &mut stdout) {
+        Ok(summary) if summary.failed == 0 => ExitCode::SUCCESS,
+        Ok(_) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("sandflow conformance: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(std::iter::once("sandflow").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn exec_arguments() {
+        let cli = parse(&[
+            "exec",
+            "def.json",
+            "--input",
+            "{\"a\":1}",
+            "--mock",
+            "A={\"ok\":true}",
+            "--mock",
+            "A=error:E:c",
+            "--history",
+            "--type",
+            "express",
+        ])
+        .unwrap();
+        let Command::Exec(args) = cli.command else {
+            panic!("expected exec");
+        };
+        assert_eq!(args.definition, PathBuf::from("def.json"));
+        assert_eq!(args.input, json!({"a": 1}));
+        assert_eq!(args.mock.len(), 2);
+        assert!(args.history);
+        assert_eq!(args.machine_type, MachineTypeArg::Express);
+    }
+
+    #[test]
+    fn exec_defaults_to_empty_input_and_standard() {
+        let Command::Exec(args) = parse(&["exec", "d.json"]).unwrap().command else {
+            panic!("expected exec");
+        };
+        assert_eq!(args.input, json!({}));
+        assert_eq!(args.machine_type, MachineTypeArg::Standard);
+        assert!(!args.history && args.mock.is_empty() && args.mock_files.is_empty());
+    }
+
+    #[test]
+    fn bad_usage_is_a_clap_error() {
+        use clap::error::ErrorKind;
+        assert_eq!(
+            parse(&["exec", "d.json", "--input", "{nope"])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            parse(&["exec", "d.json", "--mock", "nope"])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::ValueValidation
+        );
+        assert_eq!(
+            parse(&["exec", "d.json", "--type", "batch"])
+                .unwrap_err()
+                .kind(),
+            ErrorKind::InvalidValue
+        );
+        assert!(parse(&["conformance"]).is_err());
+        assert!(parse(&["exec"]).is_err());
+    }
+
+    #[test]
+    fn input_from_a_file() {
+        let path = std::env::temp_dir().join(format!("sandflow-input-{}.json", std::process::id()));
+        std::fs::write(&path, "[1, 2]").unwrap();
+        let v = parse_input(&format!("@{}", path.display()));
+        std::fs::remove_file(&path).unwrap();
+        assert_eq!(v.unwrap(), json!([1, 2]));
+        assert!(parse_input("@/nonexistent/input.json").is_err());
+    }
+
+    #[test]
+    fn conformance_arguments() {
+        let Command::Conformance(args) =
+            parse(&["conformance", "a", "b", "--filter", "lambda", "--verbose"])
+                .unwrap()
+                .command
+        else {
+            panic!("expected conformance");
+        };
+        assert_eq!(args.roots, [PathBuf::from("a"), PathBuf::from("b")]);
+        assert_eq!(args.filter.as_deref(), Some("lambda"));
+        assert!(args.verbose);
+        assert_eq!(args.case_timeout, 30);
+    }
+
+    #[test]
+    fn state_machine_names_are_sanitised() {
+        assert_eq!(state_machine_name("definition.asl"), "definition-asl");
+        assert_eq!(state_machine_name(""), "StateMachine");
+    }
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
