@@ -1384,9 +1384,8 @@ impl Execution {
                     None => None,
                 };
                 let n = items.len();
-                let d = json!({"length": n});
                 self.emit(Some(fid), "MapStateStarted", || {
-                    Some(("mapStateStartedEventDetails", d))
+                    Some(("mapStateStartedEventDetails", json!({"length": n})))
                 });
                 Children {
                     is_map: true,
@@ -1453,32 +1452,41 @@ impl Execution {
         let StateKind::Map(map) = &st.kind else {
             return Ok(());
         };
+        let mut scope = self.fiber_ref(fid).scope.to_vec();
+        scope.push((self.fiber_ref(fid).state, 0));
+        let scope: Arc<[(StateId, usize)]> = Arc::from(scope);
         loop {
-            let Wait::Children(c) = &self.fiber_ref(fid).wait else {
+            let Wait::Children(c) = &mut self.fiber(fid).wait else {
                 return Ok(());
             };
-            if !c.is_map || c.next_index >= c.items.len() {
-                return Ok(());
-            }
-            if c.max_concurrency > 0 && c.running.len() >= c.max_concurrency {
+            let full = c.max_concurrency > 0 && c.running.len() >= c.max_concurrency;
+            if !c.is_map || c.next_index >= c.items.len() || full {
                 return Ok(());
             }
             let index = c.next_index;
-            let item = c.items[index].clone();
-            let eff = c.effective_input.clone();
+            c.next_index += 1;
+            // Items are moved out as they start: copying them (or the whole input) per
+            // iteration would make a large Map quadratic.
+            let item = std::mem::take(&mut c.items[index]);
             let input = match &map.item_selector {
-                Some(t) => self.eval_template(st, fid, t, &eff, None, Some((index, &item)))?,
+                Some(t) => {
+                    let eff = std::mem::take(&mut c.effective_input);
+                    let r = self.eval_template(st, fid, t, &eff, None, Some((index, &item)));
+                    if let Wait::Children(c) = &mut self.fiber(fid).wait {
+                        c.effective_input = eff;
+                    }
+                    r?
+                }
                 None => item,
             };
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(fid), "MapIterationStarted", || {
-                Some(("mapIterationStartedEventDetails", d))
+                Some((
+                    "mapIterationStartedEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
-            let mut scope = self.fiber_ref(fid).scope.to_vec();
-            scope.push((self.fiber_ref(fid).state, 0));
-            let child = self.spawn(fid, index, Arc::from(scope), map.processor.start_at, input);
+            let child = self.spawn(fid, index, scope.clone(), map.processor.start_at, input);
             if let Wait::Children(c) = &mut self.fiber(fid).wait {
-                c.next_index += 1;
                 c.running.insert(index, child);
             }
         }
@@ -1508,9 +1516,11 @@ impl Execution {
             return;
         };
         if is_map {
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(parent), "MapIterationSucceeded", || {
-                Some(("mapIterationSucceededEventDetails", d))
+                Some((
+                    "mapIterationSucceededEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
         }
         self.child_progress(m, parent);
@@ -1579,9 +1589,11 @@ impl Execution {
                 .tolerated_percentage
                 .is_some_and(|p| (c.failures as f64) * 100.0 / total <= p);
             let tolerated = within_count || within_pct;
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(parent), "MapIterationFailed", || {
-                Some(("mapIterationFailedEventDetails", d))
+                Some((
+                    "mapIterationFailedEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
             if tolerated {
                 self.child_progress(m, parent);
@@ -1749,9 +1761,11 @@ impl Execution {
         for (index, child) in running {
             self.abort_fiber(child);
             if let Some(name) = &map_name {
-                let d = json!({"index": index, "name": name});
                 self.emit(Some(fid), "MapIterationAborted", || {
-                    Some(("mapIterationAbortedEventDetails", d))
+                    Some((
+                        "mapIterationAbortedEventDetails",
+                        json!({"index": index, "name": name}),
+                    ))
                 });
             }
         }
