@@ -1228,54 +1228,46 @@ impl Execution {
             self.emit(Some(fid), "", || None);
             return;
         }
-        let timed_out = matches!(outcome, Err(f) if f.error == names::TIMEOUT || f.error == names::HEARTBEAT_TIMEOUT);
-        let (ty, key, mut d) = match (family, outcome) {
-            (TaskFamily::Lambda, Ok(v)) => (
-                "LambdaFunctionSucceeded",
-                "lambdaFunctionSucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Lambda, Err(f)) if timed_out => (
-                "LambdaFunctionTimedOut",
-                "lambdaFunctionTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Lambda, Err(f)) => (
-                "LambdaFunctionFailed",
-                "lambdaFunctionFailedEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Activity, Ok(v)) => (
-                "ActivitySucceeded",
-                "activitySucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Activity, Err(f)) if timed_out => (
-                "ActivityTimedOut",
-                "activityTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Activity, Err(f)) => (
-                "ActivityFailed",
-                "activityFailedEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Service { .. }, Ok(v)) => (
-                "TaskSucceeded",
-                "taskSucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Service { .. }, Err(f)) if timed_out => (
-                "TaskTimedOut",
-                "taskTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Service { .. }, Err(f)) => (
-                "TaskFailed",
-                "taskFailedEventDetails",
-                history::failure_details(f),
-            ),
+        // [family][outcome]: event type and details key.
+        const NAMES: [[(&str, &str); 3]; 3] = [
+            [
+                (
+                    "LambdaFunctionSucceeded",
+                    "lambdaFunctionSucceededEventDetails",
+                ),
+                ("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails"),
+                (
+                    "LambdaFunctionTimedOut",
+                    "lambdaFunctionTimedOutEventDetails",
+                ),
+            ],
+            [
+                ("ActivitySucceeded", "activitySucceededEventDetails"),
+                ("ActivityFailed", "activityFailedEventDetails"),
+                ("ActivityTimedOut", "activityTimedOutEventDetails"),
+            ],
+            [
+                ("TaskSucceeded", "taskSucceededEventDetails"),
+                ("TaskFailed", "taskFailedEventDetails"),
+                ("TaskTimedOut", "taskTimedOutEventDetails"),
+            ],
+        ];
+        let row = match family {
+            TaskFamily::Lambda => 0,
+            TaskFamily::Activity => 1,
+            TaskFamily::Service { .. } => 2,
         };
+        let (col, mut d) = match outcome {
+            Ok(v) => (
+                0,
+                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
+            ),
+            Err(f) if f.error == names::TIMEOUT || f.error == names::HEARTBEAT_TIMEOUT => {
+                (2, history::failure_details(f))
+            }
+            Err(f) => (1, history::failure_details(f)),
+        };
+        let (ty, key) = NAMES[row][col];
         if let (
             TaskFamily::Service {
                 resource_type,
