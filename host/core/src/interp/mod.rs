@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Failure, names};
@@ -32,7 +33,7 @@ pub type TaskId = u64;
 pub type TimerId = u64;
 type FiberId = usize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExecutionStatus {
     Running,
     Succeeded,
@@ -55,7 +56,7 @@ impl ExecutionStatus {
 }
 
 /// Fixed facts about one execution, known when it starts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionInfo {
     pub execution_arn: String,
     pub execution_name: String,
@@ -75,7 +76,7 @@ pub struct ExecutionInfo {
 }
 
 /// Inputs to the interpreter. The engine stores these; replaying them rebuilds the state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     Start,
     /// An activity worker picked the task up.
@@ -109,7 +110,7 @@ pub enum Event {
 }
 
 /// One Task invocation for the engine to run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskCall {
     pub task: TaskId,
     pub state_name: String,
@@ -121,7 +122,7 @@ pub struct TaskCall {
     pub heartbeat_seconds: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     ScheduleTask(TaskCall),
     CancelTask {
@@ -146,7 +147,7 @@ pub struct Step {
 }
 
 /// Workflow variables of one scope; inner scopes read outer ones through `outer`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct VarScope {
     own: BTreeMap<String, Value>,
     outer: Option<Arc<VarScope>>,
@@ -160,7 +161,7 @@ impl Vars for VarScope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 enum TimerKind {
     Wait,
     Retry,
@@ -170,7 +171,7 @@ enum TimerKind {
 }
 
 /// How history names a task's resource.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum TaskFamily {
     Lambda,
     Activity,
@@ -180,7 +181,7 @@ enum TaskFamily {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct TaskWait {
     task: TaskId,
     family: TaskFamily,
@@ -188,7 +189,7 @@ struct TaskWait {
     heartbeat: Option<(u64, TimerId)>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Children {
     is_map: bool,
     /// The Parallel/Map state's name, for iteration events.
@@ -207,7 +208,7 @@ struct Children {
     effective_input: Value,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Wait {
     Ready,
     Task(TaskWait),
@@ -215,7 +216,7 @@ enum Wait {
     Children(Box<Children>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Fiber {
     /// Path from the top scope: (Parallel/Map state, branch index) pairs.
     scope: Arc<[(StateId, usize)]>,
@@ -244,7 +245,7 @@ enum Flow {
 }
 
 /// The whole state of one execution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
     info: ExecutionInfo,
     status: ExecutionStatus,
@@ -257,7 +258,10 @@ pub struct Execution {
     next_task: TaskId,
     next_timer: TimerId,
     rng: Rng,
+    /// Transient: empty between `apply` calls.
+    #[serde(skip)]
     ready: VecDeque<(FiberId, Option<Flow>)>,
+    #[serde(skip)]
     out: Step,
     now: DateTime<Utc>,
 }
