@@ -46,6 +46,7 @@ fn machine(states: Vec<State>) -> StateMachine {
             start_at: 0,
             states,
         },
+        jsonata_limits: Default::default(),
     }
 }
 
@@ -358,6 +359,7 @@ fn map_state(max_concurrency: Option<f64>, processor: Scope) -> State {
             items_path: None,
             jsonata_items: None,
             item_selector: None,
+            jsonata_item_selector: None,
             max_concurrency: max_concurrency.map(NumberSource::Literal),
             tolerated_failure_percentage: None,
             tolerated_failure_count: None,
