@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{Execution, FiberId, Flow, no_choice_matched, next_of};
+use super::{Execution, FiberId, Flow, next_of, no_choice_matched};
 use crate::error::Failure;
 use crate::jsonata::{Env, Evaluation, JsonataExpr, JsonataTemplate, QueryError};
 use crate::model::{Catcher, Condition, FailField, State, StateKind, Transition};
@@ -86,11 +86,8 @@ impl Execution {
         rule: Option<(&str, Option<&JsonataTemplate>, Option<&JsonataTemplate>)>,
         default: Value,
     ) -> Result<Value, Failure> {
-        let (prefix, output, assign) = rule.unwrap_or((
-            "",
-            st.jsonata.output.as_ref(),
-            st.jsonata.assign.as_ref(),
-        ));
+        let (prefix, output, assign) =
+            rule.unwrap_or(("", st.jsonata.output.as_ref(), st.jsonata.assign.as_ref()));
         let (vars, out) = self.with_jsonata(st, fid, phase, |ev| {
             let vars = match assign {
                 Some(t) => Some(ev.template(t, &format!("{prefix}Assign"))?),
@@ -193,9 +190,8 @@ impl Execution {
             None => Ok(None),
             Some(FailField::Literal(s)) => Ok(Some(s.clone())),
             Some(FailField::Jsonata(e)) => {
-                let v = self.with_jsonata(st, fid, &Phase::default(), |ev| {
-                    ev.typed(e, name, "string")
-                })?;
+                let v = self
+                    .with_jsonata(st, fid, &Phase::default(), |ev| ev.typed(e, name, "string"))?;
                 Ok(v.as_str().map(str::to_string))
             }
             Some(FailField::Expr(_)) => unreachable!("JSONPath field on a JSONata state"),

@@ -6,12 +6,12 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use jsonata_core::evaluator::{Evaluator, EvaluatorError};
-use jsonata_core::value::JValue;
 use super::value::to_jvalue;
 use crate::expr::intrinsics::hex_digest;
 use crate::rng::Rng;
+use chrono::{DateTime, SecondsFormat, Utc};
+use jsonata_core::evaluator::{Evaluator, EvaluatorError};
+use jsonata_core::value::JValue;
 
 /// What the functions draw on: the execution's randomness and its current time.
 #[derive(Clone)]
@@ -129,7 +129,12 @@ pub(super) fn parse(args: &[JValue]) -> Result<JValue, EvaluatorError> {
         JValue::Undefined => Ok(JValue::Undefined),
         JValue::String(s) => serde_json::from_str::<serde_json::Value>(s)
             .map(|v| to_jvalue(&v))
-            .map_err(|e| err("D3137", format!("$parse: the argument is not valid JSON: {e}"))),
+            .map_err(|e| {
+                err(
+                    "D3137",
+                    format!("$parse: the argument is not valid JSON: {e}"),
+                )
+            }),
         _ => Err(signature_error("parse", 1)),
     }
 }

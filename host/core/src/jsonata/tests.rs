@@ -135,7 +135,11 @@ fn states_carries_input_result_error_output_and_context() {
     assert_eq!(f.eval("$sum($states.input.a)").unwrap(), json!(3));
     assert_eq!(f.eval("$states.result.r").unwrap(), json!(true));
     assert_eq!(f.eval("$states.errorOutput.Error").unwrap(), json!("E"));
-    assert_eq!(f.context_builds.get(), 0, "context built without being read");
+    assert_eq!(
+        f.context_builds.get(),
+        0,
+        "context built without being read"
+    );
     assert_eq!(f.eval("$states.context.State.Name").unwrap(), json!("S"));
 }
 
@@ -168,7 +172,10 @@ fn undefined_anywhere_in_a_template_names_its_place() {
     let t = template(json!({"a": {"b": ["{% 1 %}", "{% $states.input.nope %}"]}}));
     let e = f.with(|ev| ev.template(&t, "Output")).unwrap_err();
     assert_eq!(e.location.as_deref(), Some("Output/a/b[1]"));
-    assert!(e.cause.contains("'$states.input.nope' specified for the field 'Output/a/b[1]'"));
+    assert!(
+        e.cause
+            .contains("'$states.input.nope' specified for the field 'Output/a/b[1]'")
+    );
     // null is a value, not a missing one
     let t = template(json!({"v": "{% $states.input.x %}"}));
     assert_eq!(
@@ -190,7 +197,8 @@ fn typed_results_report_aws_type_errors() {
     );
     let t = template(json!([1, "{% 2 %}"]));
     assert_eq!(
-        f.with(|ev| ev.typed_template(&t, "Items", "array")).unwrap(),
+        f.with(|ev| ev.typed_template(&t, "Items", "array"))
+            .unwrap(),
         json!([1, 2])
     );
 }
@@ -205,7 +213,10 @@ fn evaluation_errors_carry_the_jsonata_code() {
 fn numbers_render_like_aws() {
     assert_eq!(eval("0.1 + 0.2").unwrap(), json!(0.30000000000000004));
     assert_eq!(eval("6 / 2").unwrap(), json!(3));
-    assert_eq!(eval("$string(1e20)").unwrap(), json!("100000000000000000000"));
+    assert_eq!(
+        eval("$string(1e20)").unwrap(),
+        json!("100000000000000000000")
+    );
 }
 
 // ---- limits ----------------------------------------------------------------------------------
@@ -246,8 +257,14 @@ fn partition_chunks_and_rounds_towards_zero() {
         json!([[1, 2], [3, 4], [5]])
     );
     assert_eq!(eval("$partition([0], 2)").unwrap(), json!([[0]]));
-    assert_eq!(eval("$partition([1,2,3], 2.9)").unwrap(), json!([[1, 2], [3]]));
-    assert!(eval("$partition([1,2], 0)").is_err(), "undefined fails the field");
+    assert_eq!(
+        eval("$partition([1,2,3], 2.9)").unwrap(),
+        json!([[1, 2], [3]])
+    );
+    assert!(
+        eval("$partition([1,2], 0)").is_err(),
+        "undefined fails the field"
+    );
     assert!(eval("$partition([], 2)").is_err());
 }
 
@@ -272,7 +289,10 @@ fn hash_supports_the_five_algorithms() {
         ),
     ];
     for (alg, want) in cases {
-        assert_eq!(eval(&format!("$hash('hello', '{alg}')")).unwrap(), json!(want));
+        assert_eq!(
+            eval(&format!("$hash('hello', '{alg}')")).unwrap(),
+            json!(want)
+        );
     }
     for (alg, len) in [("SHA-384", 96), ("SHA-512", 128)] {
         let v = eval(&format!("$hash('hello', '{alg}')")).unwrap();
@@ -294,7 +314,9 @@ fn randomness_comes_from_the_execution() {
     let draw = |seed: u64| {
         let mut f = Fixture::new(json!({}));
         f.rng = Rng::new(seed);
-        let v = f.eval("{'r': $random(), 'u': $uuid(), 's': $shuffle([1,2,3,4,5,6,7,8])}").unwrap();
+        let v = f
+            .eval("{'r': $random(), 'u': $uuid(), 's': $shuffle([1,2,3,4,5,6,7,8])}")
+            .unwrap();
         (v, f.rng)
     };
     let (a, rng_a) = draw(5);
@@ -306,7 +328,12 @@ fn randomness_comes_from_the_execution() {
     let x = a["r"].as_f64().unwrap();
     assert!((0.0..1.0).contains(&x));
     assert_eq!(a["u"].as_str().map(str::len), Some(36));
-    let mut sorted: Vec<i64> = a["s"].as_array().unwrap().iter().filter_map(Value::as_i64).collect();
+    let mut sorted: Vec<i64> = a["s"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_i64)
+        .collect();
     sorted.sort();
     assert_eq!(sorted, (1..=8).collect::<Vec<_>>());
 }
@@ -317,7 +344,11 @@ fn seeded_random_is_reproducible_across_executions() {
     let v = f.eval("[$random(42), $random(42), $random(7)]").unwrap();
     assert_eq!(v[0], v[1]);
     assert_ne!(v[0], v[2]);
-    assert_eq!(f.rng, Rng::new(1), "a seeded draw leaves the execution's Rng alone");
+    assert_eq!(
+        f.rng,
+        Rng::new(1),
+        "a seeded draw leaves the execution's Rng alone"
+    );
 }
 
 #[test]

@@ -171,7 +171,11 @@ fn top_rule(
             };
             let jsonata_assign = if o.has("Assign") {
                 o.object(ctx, "Assign")?;
-                Some(jsonata_template(ctx, o.get("Assign")?, &o.field_loc("Assign"))?)
+                Some(jsonata_template(
+                    ctx,
+                    o.get("Assign")?,
+                    &o.field_loc("Assign"),
+                )?)
             } else {
                 None
             };

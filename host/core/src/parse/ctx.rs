@@ -42,11 +42,7 @@ pub(super) fn is_jsonata_expr(v: &Value) -> bool {
 
 /// A JSONata field's value as a template. An expression that does not parse is reported as AWS
 /// does: `INVALID_JSONATA_EXPRESSION`, the parser's message, at its place inside the field.
-pub(super) fn jsonata_template(
-    ctx: &mut Ctx<'_>,
-    v: &Value,
-    loc: &str,
-) -> Option<JsonataTemplate> {
+pub(super) fn jsonata_template(ctx: &mut Ctx<'_>, v: &Value, loc: &str) -> Option<JsonataTemplate> {
     match JsonataTemplate::parse(v) {
         Ok(t) => Some(t),
         Err(e) => {

@@ -5,8 +5,8 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::model::{Condition, MapMode, NumberSource, StateKind, Transition, WaitFor};
 use crate::jsonata::JsonataExpr;
+use crate::model::{Condition, MapMode, NumberSource, StateKind, Transition, WaitFor};
 
 type Found = Vec<(String, String, Option<String>)>;
 
@@ -705,7 +705,10 @@ fn jsonata_choice_and_map() {
         panic!("not map")
     };
     assert_eq!(
-        map.jsonata_items.as_ref().and_then(|t| t.as_expr()).map(|e| e.source()),
+        map.jsonata_items
+            .as_ref()
+            .and_then(|t| t.as_expr())
+            .map(|e| e.source()),
         Some("[1, 2]")
     );
     let d = errors(
