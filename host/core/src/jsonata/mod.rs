@@ -256,18 +256,42 @@ pub struct Env<'a> {
 /// Evaluates the expressions of one state, converting `$states` and each variable at most once.
 pub struct Evaluation<'a> {
     env: Env<'a>,
+    /// The execution's Rng while the functions draw on it; put back on drop.
+    rng: Rc<RefCell<Rng>>,
     states: Option<JValue>,
     states_with_context: Option<JValue>,
     vars: HashMap<String, Option<JValue>>,
+    /// Evaluators already set up, by what they bind (`$states` with or without the context, and
+    /// the variables): the expressions of a state mostly bind the same, and setting one up
+    /// costs more than a typical evaluation.
+    evaluators: Vec<(bool, Arc<[String]>, Evaluator)>,
+}
+
+impl Drop for Evaluation<'_> {
+    fn drop(&mut self) {
+        self.evaluators.clear();
+        *self.env.rng = self.rng.borrow().clone();
+    }
 }
 
 impl<'a> Evaluation<'a> {
     pub fn new(env: Env<'a>) -> Self {
+        let rng = Rc::new(RefCell::new(env.rng.clone()));
         Evaluation {
             env,
+            rng,
             states: None,
             states_with_context: None,
             vars: HashMap::new(),
+            evaluators: Vec::new(),
+        }
+    }
+
+    fn host(&self) -> functions::Host {
+        functions::Host {
+            rng: self.rng.clone(),
+            now: self.env.now,
+            max_range: self.env.limits.max_sequence,
         }
     }
 
@@ -309,27 +333,39 @@ impl<'a> Evaluation<'a> {
 
     /// Runs one expression; `Ok(None)` when it returns nothing (`undefined`).
     pub fn eval(&mut self, e: &JsonataExpr, location: &str) -> Result<JValue, QueryError> {
-        let mut ctx = Context::new();
-        ctx.bind("states".to_string(), self.states(e.reads_context));
-        for name in e.variables.iter() {
-            let vars = self.env.vars;
-            let v = self
-                .vars
-                .entry(name.clone())
-                .or_insert_with(|| vars.get(name).map(to_jvalue));
-            if let Some(v) = v {
-                ctx.bind(name.clone(), v.clone());
+        let fail =
+            |err: EvaluatorError| QueryError::new(location, evaluation_failed(e, location, &err));
+        let known = self
+            .evaluators
+            .iter()
+            .position(|(c, v, _)| *c == e.reads_context && **v == *e.variables);
+        let i = match known {
+            Some(i) => i,
+            None => {
+                let mut ctx = Context::new();
+                ctx.bind("states".to_string(), self.states(e.reads_context));
+                for name in e.variables.iter() {
+                    let vars = self.env.vars;
+                    let v = self
+                        .vars
+                        .entry(name.clone())
+                        .or_insert_with(|| vars.get(name).map(to_jvalue));
+                    if let Some(v) = v {
+                        ctx.bind(name.clone(), v.clone());
+                    }
+                }
+                let ev = new_evaluator(ctx, self.env.limits, &self.host()).map_err(fail)?;
+                self.evaluators
+                    .push((e.reads_context, e.variables.clone(), ev));
+                self.evaluators.len() - 1
             }
-        }
-        let result = run(
-            &e.ast,
-            &JValue::Undefined,
-            ctx,
-            self.env.limits,
-            self.env.now,
-            self.env.rng,
-        );
-        result.map_err(|err| QueryError::new(location, evaluation_failed(e, location, &err)))
+        };
+        // Each `evaluate` runs in a scope of its own: nothing one expression binds leaks into
+        // the next.
+        self.evaluators[i]
+            .2
+            .evaluate(&e.ast, &JValue::Undefined)
+            .map_err(fail)
     }
 
     /// Runs one expression that must produce a value.
@@ -439,40 +475,33 @@ pub fn evaluate_standalone(
     for (k, v) in bindings {
         ctx.bind(k.clone(), to_jvalue(v));
     }
+    let cell = Rc::new(RefCell::new(rng.clone()));
+    let host = functions::Host {
+        rng: cell.clone(),
+        now,
+        max_range: limits.max_sequence,
+    };
     let data = input.map(to_jvalue).unwrap_or(JValue::Undefined);
-    run(&e.ast, &data, ctx, limits, now, rng)
+    let result = new_evaluator(ctx, limits, &host).and_then(|mut ev| ev.evaluate(&e.ast, &data));
+    *rng = cell.borrow().clone();
+    result
         .map(|v| from_jvalue(&v))
         .map_err(|e| e.message().to_string())
 }
 
-/// One evaluation under `limits`, with the Step Functions functions drawing on `rng`.
-fn run(
-    ast: &AstNode,
-    data: &JValue,
+/// An evaluator bounded by `limits`, with the Step Functions functions.
+fn new_evaluator(
     ctx: Context,
     limits: Limits,
-    now: DateTime<Utc>,
-    rng: &mut Rng,
-) -> Result<JValue, EvaluatorError> {
+    host: &functions::Host,
+) -> Result<Evaluator, EvaluatorError> {
     let options = EvaluatorOptions {
         timeout_ms: Some(limits.timeout_ms),
         max_stack_depth: Some(limits.max_depth),
         max_sequence_length: Some(limits.max_sequence),
         ..Default::default()
     };
-    // The host functions share the Rng for the length of this one evaluation.
-    let cell = Rc::new(RefCell::new(std::mem::replace(rng, Rng::new(0))));
-    let result = {
-        let host = functions::Host {
-            rng: cell.clone(),
-            now,
-            max_range: limits.max_sequence,
-        };
-        let mut ev = Evaluator::with_options(ctx, options);
-        host.install(&mut ev).and_then(|()| ev.evaluate(ast, data))
-    };
-    *rng = Rc::try_unwrap(cell)
-        .map(RefCell::into_inner)
-        .unwrap_or_else(|shared| shared.borrow().clone());
-    result
+    let mut ev = Evaluator::with_options(ctx, options);
+    host.install(&mut ev)?;
+    Ok(ev)
 }
