@@ -411,6 +411,10 @@ impl<'a> Evaluation<'a> {
             // Build the context-carrying `$states` once for the whole template.
             self.states(true);
         }
+        self.template_at(t, location)
+    }
+
+    fn template_at(&mut self, t: &JsonataTemplate, location: &str) -> Result<Value, QueryError> {
         match t {
             JsonataTemplate::Literal(v) => Ok(v.clone()),
             JsonataTemplate::Expr(e) => {
@@ -420,13 +424,13 @@ impl<'a> Evaluation<'a> {
             JsonataTemplate::Array(a) => a
                 .iter()
                 .enumerate()
-                .map(|(i, x)| self.template(x, &format!("{location}[{i}]")))
+                .map(|(i, x)| self.template_at(x, &format!("{location}[{i}]")))
                 .collect::<Result<Vec<_>, _>>()
                 .map(Value::Array),
             JsonataTemplate::Object(o) => {
                 let mut m = Map::new();
                 for (k, x) in o {
-                    let v = self.template(x, &format!("{location}/{k}"))?;
+                    let v = self.template_at(x, &format!("{location}/{k}"))?;
                     m.insert(k.clone(), v);
                 }
                 Ok(Value::Object(m))
