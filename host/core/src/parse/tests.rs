@@ -923,3 +923,45 @@ proptest! {
         check_refusal(parse_value(&def, MachineType::Standard));
     }
 }
+
+#[test]
+fn invalid_jsonata_is_refused_where_it_is() {
+    let cases = [
+        (
+            json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": {"v": ["ok", "{% a[1,2) %}"]}, "End": true}),
+            "/States/A/Output/v[1]",
+        ),
+        (
+            json!({"Type": "Wait", "QueryLanguage": "JSONata", "Seconds": "{% ( %}", "End": true}),
+            "/States/A/Seconds",
+        ),
+        (
+            json!({"Type": "Choice", "QueryLanguage": "JSONata", "Default": "A",
+                   "Choices": [{"Condition": "{% $x = %}", "Next": "A"}]}),
+            "/States/A/Choices[0]/Condition",
+        ),
+        (
+            json!({"Type": "Task", "QueryLanguage": "JSONata", "Resource": LAMBDA, "End": true,
+                   "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "A", "Assign": {"x": "{% ] %}"}}]}),
+            "/States/A/Catch[0]/Assign/x",
+        ),
+    ];
+    for (state, at) in cases {
+        let d = errors(machine(state));
+        assert!(
+            d.iter()
+                .any(|(code, msg, loc)| code == "INVALID_JSONATA_EXPRESSION"
+                    && !msg.is_empty()
+                    && loc.as_deref() == Some(at)),
+            "{at}: {d:?}"
+        );
+    }
+    // Not an expression: kept as text.
+    let m = accept(machine(
+        json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": " {% ( %} ", "End": true}),
+    ));
+    assert!(matches!(
+        m.root.states[0].jsonata.output,
+        Some(crate::jsonata::JsonataTemplate::Literal(_))
+    ));
+}
