@@ -34,6 +34,15 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run conformance case files and report the cases that differ from AWS.
     Conformance(ConformanceArgs),
+    /// Measure interpreter throughput (state transitions per second) on standard scenarios.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Seconds to run each scenario (with and without history).
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    pub seconds: f64,
 }
 
 #[derive(Debug, Args)]
@@ -123,7 +132,25 @@ pub fn main() -> ExitCode {
         Command::Exec(args) => exec(args),
         Command::Validate(args) => validate(&args),
         Command::Conformance(args) => conformance(&args),
+        Command::Bench(args) => bench(&args),
     }
+}
+
+/// Prints one JSON line per scenario and mode: transitions/s on one thread.
+fn bench(args: &BenchArgs) -> ExitCode {
+    let budget = Duration::from_secs_f64(args.seconds.max(0.01));
+    for s in sandflow_core::bench::scenarios() {
+        for history in [false, true] {
+            let rate = s.measure(history, budget);
+            let line = serde_json::json!({
+                "scenario": s.name,
+                "history": history,
+                "transitions_per_second": rate.round(),
+            });
+            println!("{line}");
+        }
+    }
+    ExitCode::SUCCESS
 }
 
 /// Reads a file named on the command line of `subcommand`; an unreadable one is a usage error

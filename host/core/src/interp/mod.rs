@@ -15,6 +15,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Failure, names};
@@ -33,7 +34,7 @@ pub type TaskId = u64;
 pub type TimerId = u64;
 type FiberId = usize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExecutionStatus {
     Running,
     Succeeded,
@@ -56,7 +57,7 @@ impl ExecutionStatus {
 }
 
 /// Fixed facts about one execution, known when it starts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionInfo {
     pub execution_arn: String,
     pub execution_name: String,
@@ -76,7 +77,7 @@ pub struct ExecutionInfo {
 }
 
 /// Inputs to the interpreter. The engine stores these; replaying them rebuilds the state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     Start,
     /// An activity worker picked the task up.
@@ -110,7 +111,7 @@ pub enum Event {
 }
 
 /// One Task invocation for the engine to run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskCall {
     pub task: TaskId,
     pub state_name: String,
@@ -122,7 +123,7 @@ pub struct TaskCall {
     pub heartbeat_seconds: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     ScheduleTask(TaskCall),
     CancelTask {
@@ -147,7 +148,7 @@ pub struct Step {
 }
 
 /// Workflow variables of one scope; inner scopes read outer ones through `outer`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct VarScope {
     own: BTreeMap<String, Value>,
     outer: Option<Arc<VarScope>>,
@@ -161,7 +162,7 @@ impl Vars for VarScope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 enum TimerKind {
     Wait,
     Retry,
@@ -171,7 +172,7 @@ enum TimerKind {
 }
 
 /// How history names a task's resource.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum TaskFamily {
     Lambda,
     Activity,
@@ -181,7 +182,7 @@ enum TaskFamily {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct TaskWait {
     task: TaskId,
     family: TaskFamily,
@@ -189,7 +190,7 @@ struct TaskWait {
     heartbeat: Option<(u64, TimerId)>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Children {
     is_map: bool,
     /// The Parallel/Map state's name, for iteration events.
@@ -208,7 +209,7 @@ struct Children {
     effective_input: Value,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Wait {
     Ready,
     Task(TaskWait),
@@ -216,7 +217,7 @@ enum Wait {
     Children(Box<Children>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Fiber {
     /// Path from the top scope: (Parallel/Map state, branch index) pairs.
     scope: Arc<[(StateId, usize)]>,
@@ -226,6 +227,7 @@ struct Fiber {
     parent: Option<(FiberId, usize)>,
     entered_event: u64,
     /// The event the `StateEntered` event followed (AWS chains some evaluation failures to it).
+    #[serde(default)]
     entered_prev: u64,
     prev_event: u64,
     entered_time: DateTime<Utc>,
@@ -247,7 +249,7 @@ enum Flow {
 }
 
 /// The whole state of one execution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
     info: ExecutionInfo,
     status: ExecutionStatus,
@@ -260,10 +262,14 @@ pub struct Execution {
     next_task: TaskId,
     next_timer: TimerId,
     rng: Rng,
+    /// Transient: empty between `apply` calls.
+    #[serde(skip)]
     ready: VecDeque<(FiberId, Option<Flow>)>,
+    #[serde(skip)]
     out: Step,
     now: DateTime<Utc>,
     /// The machine's JSONata evaluation bounds, copied at start.
+    #[serde(default)]
     jsonata_limits: crate::jsonata::Limits,
 }
 
@@ -1252,54 +1258,46 @@ impl Execution {
             self.emit(Some(fid), "", || None);
             return;
         }
-        let timed_out = matches!(outcome, Err(f) if f.error == names::TIMEOUT || f.error == names::HEARTBEAT_TIMEOUT);
-        let (ty, key, mut d) = match (family, outcome) {
-            (TaskFamily::Lambda, Ok(v)) => (
-                "LambdaFunctionSucceeded",
-                "lambdaFunctionSucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Lambda, Err(f)) if timed_out => (
-                "LambdaFunctionTimedOut",
-                "lambdaFunctionTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Lambda, Err(f)) => (
-                "LambdaFunctionFailed",
-                "lambdaFunctionFailedEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Activity, Ok(v)) => (
-                "ActivitySucceeded",
-                "activitySucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Activity, Err(f)) if timed_out => (
-                "ActivityTimedOut",
-                "activityTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Activity, Err(f)) => (
-                "ActivityFailed",
-                "activityFailedEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Service { .. }, Ok(v)) => (
-                "TaskSucceeded",
-                "taskSucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Service { .. }, Err(f)) if timed_out => (
-                "TaskTimedOut",
-                "taskTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Service { .. }, Err(f)) => (
-                "TaskFailed",
-                "taskFailedEventDetails",
-                history::failure_details(f),
-            ),
+        // [family][outcome]: event type and details key.
+        const NAMES: [[(&str, &str); 3]; 3] = [
+            [
+                (
+                    "LambdaFunctionSucceeded",
+                    "lambdaFunctionSucceededEventDetails",
+                ),
+                ("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails"),
+                (
+                    "LambdaFunctionTimedOut",
+                    "lambdaFunctionTimedOutEventDetails",
+                ),
+            ],
+            [
+                ("ActivitySucceeded", "activitySucceededEventDetails"),
+                ("ActivityFailed", "activityFailedEventDetails"),
+                ("ActivityTimedOut", "activityTimedOutEventDetails"),
+            ],
+            [
+                ("TaskSucceeded", "taskSucceededEventDetails"),
+                ("TaskFailed", "taskFailedEventDetails"),
+                ("TaskTimedOut", "taskTimedOutEventDetails"),
+            ],
+        ];
+        let row = match family {
+            TaskFamily::Lambda => 0,
+            TaskFamily::Activity => 1,
+            TaskFamily::Service { .. } => 2,
         };
+        let (col, mut d) = match outcome {
+            Ok(v) => (
+                0,
+                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
+            ),
+            Err(f) if f.error == names::TIMEOUT || f.error == names::HEARTBEAT_TIMEOUT => {
+                (2, history::failure_details(f))
+            }
+            Err(f) => (1, history::failure_details(f)),
+        };
+        let (ty, key) = NAMES[row][col];
         if let (
             TaskFamily::Service {
                 resource_type,
@@ -1421,9 +1419,8 @@ impl Execution {
                     None => None,
                 };
                 let n = items.len();
-                let d = json!({"length": n});
                 self.emit(Some(fid), "MapStateStarted", || {
-                    Some(("mapStateStartedEventDetails", d))
+                    Some(("mapStateStartedEventDetails", json!({"length": n})))
                 });
                 Children {
                     is_map: true,
@@ -1491,33 +1488,43 @@ impl Execution {
         let StateKind::Map(map) = &st.kind else {
             return Ok(());
         };
+        let mut scope = self.fiber_ref(fid).scope.to_vec();
+        scope.push((self.fiber_ref(fid).state, 0));
+        let scope: Arc<[(StateId, usize)]> = Arc::from(scope);
         loop {
-            let Wait::Children(c) = &self.fiber_ref(fid).wait else {
+            let Wait::Children(c) = &mut self.fiber(fid).wait else {
                 return Ok(());
             };
-            if !c.is_map || c.next_index >= c.items.len() {
-                return Ok(());
-            }
-            if c.max_concurrency > 0 && c.running.len() >= c.max_concurrency {
+            let full = c.max_concurrency > 0 && c.running.len() >= c.max_concurrency;
+            if !c.is_map || c.next_index >= c.items.len() || full {
                 return Ok(());
             }
             let index = c.next_index;
-            let item = c.items[index].clone();
-            let eff = c.effective_input.clone();
+            c.next_index += 1;
+            // Items are moved out as they start: copying them (or the whole input) per
+            // iteration would make a large Map quadratic.
+            let item = std::mem::take(&mut c.items[index]);
             let input = match (&map.item_selector, &map.jsonata_item_selector) {
-                (Some(t), _) => self.eval_template(st, fid, t, &eff, None, Some((index, &item)))?,
+                (Some(t), _) => {
+                    let eff = std::mem::take(&mut c.effective_input);
+                    let r = self.eval_template(st, fid, t, &eff, None, Some((index, &item)));
+                    if let Wait::Children(c) = &mut self.fiber(fid).wait {
+                        c.effective_input = eff;
+                    }
+                    r?
+                }
+                // JSONata reads the Map's raw input from the fiber, not `effective_input`.
                 (None, Some(t)) => self.jsonata_item_selector(st, fid, t, index, &item)?,
                 (None, None) => item,
             };
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(fid), "MapIterationStarted", || {
-                Some(("mapIterationStartedEventDetails", d))
+                Some((
+                    "mapIterationStartedEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
-            let mut scope = self.fiber_ref(fid).scope.to_vec();
-            scope.push((self.fiber_ref(fid).state, 0));
-            let child = self.spawn(fid, index, Arc::from(scope), map.processor.start_at, input);
+            let child = self.spawn(fid, index, scope.clone(), map.processor.start_at, input);
             if let Wait::Children(c) = &mut self.fiber(fid).wait {
-                c.next_index += 1;
                 c.running.insert(index, child);
             }
         }
@@ -1547,9 +1554,11 @@ impl Execution {
             return;
         };
         if is_map {
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(parent), "MapIterationSucceeded", || {
-                Some(("mapIterationSucceededEventDetails", d))
+                Some((
+                    "mapIterationSucceededEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
         }
         self.child_progress(m, parent);
@@ -1618,9 +1627,11 @@ impl Execution {
                 .tolerated_percentage
                 .is_some_and(|p| (c.failures as f64) * 100.0 / total <= p);
             let tolerated = within_count || within_pct;
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(parent), "MapIterationFailed", || {
-                Some(("mapIterationFailedEventDetails", d))
+                Some((
+                    "mapIterationFailedEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
             if tolerated {
                 self.child_progress(m, parent);
@@ -1798,9 +1809,11 @@ impl Execution {
         for (index, child) in running {
             self.abort_fiber(child);
             if let Some(name) = &map_name {
-                let d = json!({"index": index, "name": name});
                 self.emit(Some(fid), "MapIterationAborted", || {
-                    Some(("mapIterationAbortedEventDetails", d))
+                    Some((
+                        "mapIterationAbortedEventDetails",
+                        json!({"index": index, "name": name}),
+                    ))
                 });
             }
         }

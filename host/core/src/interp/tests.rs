@@ -698,3 +698,39 @@ fn jsonata_uuid_replays_deterministically() {
         json!(ts(t0() + TimeDelta::seconds(1)))
     );
 }
+
+#[test]
+fn a_snapshot_resumes_exactly_where_it_was_taken() {
+    let b1 = Scope {
+        start_at: 0,
+        states: vec![task(
+            "T1",
+            vec![retrier(&["States.ALL"], 2)],
+            vec![],
+            Transition::End,
+        )],
+    };
+    let b2 = Scope {
+        start_at: 0,
+        states: vec![pass("B2", None)],
+    };
+    let m = machine(vec![parallel(vec![b1, b2])]);
+    let (_, log, _) = drive(
+        &m,
+        json!({"k": [1, 2]}),
+        vec![Err(Failure::new("E", "c")), Ok(json!(1))],
+    );
+    for cut in 1..log.len() {
+        let mut live = Execution::new(info(json!({"k": [1, 2]})));
+        for (ev, at) in log[..cut].iter().cloned() {
+            live.apply(&m, ev, at);
+        }
+        let text = serde_json::to_string(&live).unwrap();
+        let mut restored: Execution = serde_json::from_str(&text).unwrap();
+        assert_eq!(restored, live, "snapshot after {cut} events");
+        for (ev, at) in log[cut..].iter().cloned() {
+            assert_eq!(restored.apply(&m, ev.clone(), at), live.apply(&m, ev, at));
+        }
+        assert_eq!(restored.status(), ExecutionStatus::Succeeded);
+    }
+}

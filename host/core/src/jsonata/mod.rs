@@ -33,7 +33,7 @@ use crate::rng::Rng;
 pub use value::{from_jvalue, to_jvalue, type_name};
 
 /// Bounds on one evaluation. Configurable per machine (`StateMachine::jsonata_limits`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Limits {
     /// Wall-clock budget of one expression (JSONata error D1012 past it).
     pub timeout_ms: u64,

@@ -51,7 +51,7 @@ pub struct Diagnostic {
 }
 
 /// How the definition will run; some rules depend on it (Express forbids `.waitForTaskToken`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub enum MachineType {
     #[default]
     Standard,

@@ -1,0 +1,136 @@
+//! Tenants and their access keys. A secret is stored as the caller seals it (encrypted by the
+//! server); this module never sees plaintext rules.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::{Result, unique};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: i64,
+    pub name: String,
+    pub account_id: String,
+    pub created_ms: i64,
+}
+
+fn tenant(r: &Row<'_>) -> rusqlite::Result<Tenant> {
+    Ok(Tenant {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        account_id: r.get(2)?,
+        created_ms: r.get(3)?,
+    })
+}
+
+const COLUMNS: &str = "id, name, account_id, created_ms";
+
+pub fn create(c: &Connection, name: &str, account_id: &str, now_ms: i64) -> Result<Tenant> {
+    c.execute(
+        "INSERT INTO tenants (name, account_id, created_ms) VALUES (?1, ?2, ?3)",
+        params![name, account_id, now_ms],
+    )
+    .map_err(|e| unique(e, || format!("tenant {name} or account {account_id}")))?;
+    Ok(Tenant {
+        id: c.last_insert_rowid(),
+        name: name.into(),
+        account_id: account_id.into(),
+        created_ms: now_ms,
+    })
+}
+
+pub fn by_name(c: &Connection, name: &str) -> Result<Option<Tenant>> {
+    let sql = format!("SELECT {COLUMNS} FROM tenants WHERE name = ?1");
+    Ok(c.query_row(&sql, [name], tenant).optional()?)
+}
+
+pub fn by_account(c: &Connection, account_id: &str) -> Result<Option<Tenant>> {
+    let sql = format!("SELECT {COLUMNS} FROM tenants WHERE account_id = ?1");
+    Ok(c.query_row(&sql, [account_id], tenant).optional()?)
+}
+
+pub fn list(c: &Connection) -> Result<Vec<Tenant>> {
+    let sql = format!("SELECT {COLUMNS} FROM tenants ORDER BY name");
+    let mut st = c.prepare(&sql)?;
+    let rows = st.query_map([], tenant)?.collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Deletes the tenant and everything it owns. False when there was no such tenant.
+pub fn delete(c: &Connection, name: &str) -> Result<bool> {
+    Ok(c.execute("DELETE FROM tenants WHERE name = ?1", [name])? > 0)
+}
+
+pub fn add_key(
+    c: &Connection,
+    tenant_id: i64,
+    access_key_id: &str,
+    sealed_secret: &[u8],
+    now_ms: i64,
+) -> Result<()> {
+    c.execute(
+        "INSERT INTO access_keys (access_key_id, tenant_id, secret, created_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![access_key_id, tenant_id, sealed_secret, now_ms],
+    )
+    .map_err(|e| unique(e, || format!("access key {access_key_id}")))?;
+    Ok(())
+}
+
+/// Removes every key of the tenant (key rotation adds the new one in the same write).
+pub fn delete_keys(c: &Connection, tenant_id: i64) -> Result<usize> {
+    Ok(c.execute("DELETE FROM access_keys WHERE tenant_id = ?1", [tenant_id])?)
+}
+
+/// The tenant owning `access_key_id` and the key's sealed secret.
+pub fn by_key(c: &Connection, access_key_id: &str) -> Result<Option<(Tenant, Vec<u8>)>> {
+    let row = c
+        .query_row(
+            "SELECT t.id, t.name, t.account_id, t.created_ms, k.secret
+             FROM access_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.access_key_id = ?1",
+            [access_key_id],
+            |r| Ok((tenant(r)?, r.get::<_, Vec<u8>>(4)?)),
+        )
+        .optional()?;
+    Ok(row)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Error, test_conn};
+
+    #[test]
+    fn tenants_and_keys() {
+        let c = test_conn();
+        let t = create(&c, "acme", "123456789012", 1).unwrap();
+        assert!(matches!(
+            create(&c, "acme", "999999999999", 2),
+            Err(Error::Conflict(_))
+        ));
+        assert!(matches!(
+            create(&c, "other", "123456789012", 2),
+            Err(Error::Conflict(_))
+        ));
+        add_key(&c, t.id, "AKIA1", b"sealed", 3).unwrap();
+        assert!(matches!(
+            add_key(&c, t.id, "AKIA1", b"x", 3),
+            Err(Error::Conflict(_))
+        ));
+        let (owner, secret) = by_key(&c, "AKIA1").unwrap().unwrap();
+        assert_eq!(owner, t);
+        assert_eq!(secret, b"sealed");
+        assert_eq!(
+            by_account(&c, "123456789012").unwrap().unwrap().name,
+            "acme"
+        );
+        assert_eq!(list(&c).unwrap().len(), 1);
+        assert_eq!(delete_keys(&c, t.id).unwrap(), 1);
+        assert!(by_key(&c, "AKIA1").unwrap().is_none());
+        add_key(&c, t.id, "AKIA2", b"s2", 4).unwrap();
+        assert!(delete(&c, "acme").unwrap());
+        assert!(
+            by_key(&c, "AKIA2").unwrap().is_none(),
+            "keys go with their tenant"
+        );
+        assert!(!delete(&c, "acme").unwrap());
+    }
+}
