@@ -9,6 +9,7 @@ mod choice;
 mod dataflow;
 mod errors;
 pub mod history;
+mod jsonata;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
@@ -225,6 +226,9 @@ struct Fiber {
     input: Value,
     parent: Option<(FiberId, usize)>,
     entered_event: u64,
+    /// The event the `StateEntered` event followed (AWS chains some evaluation failures to it).
+    #[serde(default)]
+    entered_prev: u64,
     prev_event: u64,
     entered_time: DateTime<Utc>,
     retry_counts: Vec<u32>,
@@ -264,6 +268,9 @@ pub struct Execution {
     #[serde(skip)]
     out: Step,
     now: DateTime<Utc>,
+    /// The machine's JSONata evaluation bounds, copied at start.
+    #[serde(default)]
+    jsonata_limits: crate::jsonata::Limits,
 }
 
 fn scope_at<'m>(m: &'m StateMachine, path: &[(StateId, usize)]) -> &'m Scope {
@@ -308,6 +315,7 @@ impl Execution {
             ready: VecDeque::new(),
             out: Step::default(),
             now,
+            jsonata_limits: Default::default(),
         }
     }
 
@@ -409,6 +417,7 @@ impl Execution {
         if !self.fibers.is_empty() {
             return;
         }
+        self.jsonata_limits = m.jsonata_limits;
         let input = self.info.input.clone();
         if self.recording() {
             let details = json!({
@@ -428,6 +437,7 @@ impl Execution {
             input,
             parent: None,
             entered_event: 0,
+            entered_prev: 0,
             prev_event: 0,
             entered_time: self.now,
             retry_counts: Vec::new(),
@@ -507,6 +517,7 @@ impl Execution {
     fn enter(&mut self, m: &StateMachine, fid: FiberId) -> Flow {
         let st = self.state(m, fid);
         let now = self.now;
+        let entered_prev = self.fiber_ref(fid).prev_event;
         let entered = if self.recording() {
             let details = history::state_entered(&st.name, &self.fiber_ref(fid).input);
             self.emit(
@@ -519,26 +530,23 @@ impl Execution {
         };
         let f = self.fiber(fid);
         f.entered_event = entered;
+        f.entered_prev = entered_prev;
         f.entered_time = now;
         f.retry_counts.clear();
         f.retry_total = 0;
-        if st.query_language == QueryLanguage::Jsonata {
-            return Flow::Failed(self.state_error(
-                st,
-                fid,
-                Failure::new(
-                    names::QUERY_EVALUATION_ERROR,
-                    "JSONata states are not supported yet",
-                ),
-            ));
-        }
         self.execute(m, fid)
     }
 
     /// The work of the current state, after `StateEntered` (and again on each retry).
     fn execute(&mut self, m: &StateMachine, fid: FiberId) -> Flow {
         let st = self.state(m, fid);
+        let jsonata = st.query_language == QueryLanguage::Jsonata;
         let result = match &st.kind {
+            StateKind::Pass(_) | StateKind::Succeed | StateKind::Fail(_) | StateKind::Choice(_)
+                if jsonata =>
+            {
+                self.run_jsonata_state(st, fid)
+            }
             StateKind::Pass(p) => self
                 .run_pass(st, fid, p.result.as_ref())
                 .map(|out| next_of(&p.transition, out)),
@@ -551,7 +559,18 @@ impl Execution {
             StateKind::Choice(_) => self.run_choice(st, fid),
             StateKind::Wait(w) => self.run_wait(st, fid, &w.wait),
             StateKind::Task(_) => self.run_task(st, fid),
-            StateKind::Parallel(_) | StateKind::Map(_) => self.run_children(m, st, fid),
+            StateKind::Parallel(_) | StateKind::Map(_) => {
+                let r = self.run_children(m, st, fid);
+                // AWS closes a Map/Parallel whose JSONata fields failed before it started.
+                if jsonata && matches!(&r, Err(f) if f.error == names::QUERY_EVALUATION_ERROR) {
+                    let ty = match st.kind {
+                        StateKind::Map(_) => "MapStateFailed",
+                        _ => "ParallelStateFailed",
+                    };
+                    self.emit(Some(fid), ty, || None);
+                }
+                r
+            }
         };
         self.flow_or_fail(st, fid, result)
     }
@@ -726,23 +745,28 @@ impl Execution {
         input: &Value,
     ) -> Result<(), Failure> {
         let Some(t) = t else { return Ok(()) };
-        let values = self.eval_template(st, fid, t, input, None, None)?;
-        if let Value::Object(vals) = values {
-            let recording = self.recording();
-            let f = self.fiber(fid);
-            if recording && !vals.is_empty() {
-                let shown = vals
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(history::json_text(v))))
-                    .collect();
-                f.assigned = Some(shown);
-            }
-            let vars = Arc::make_mut(&mut f.vars);
-            for (k, v) in vals {
-                vars.own.insert(k, v);
-            }
+        if let Value::Object(vals) = self.eval_template(st, fid, t, input, None, None)? {
+            self.store_vars(fid, vals);
         }
         Ok(())
+    }
+
+    /// Sets the variables a state assigned (visible from the next state on) and records them
+    /// for its `StateExited` event.
+    fn store_vars(&mut self, fid: FiberId, vals: Map<String, Value>) {
+        let recording = self.recording();
+        let f = self.fiber(fid);
+        if recording && !vals.is_empty() {
+            let shown = vals
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(history::json_text(v))))
+                .collect();
+            f.assigned = Some(shown);
+        }
+        let vars = Arc::make_mut(&mut f.vars);
+        for (k, v) in vals {
+            vars.own.insert(k, v);
+        }
     }
 
     /// ResultSelector → ResultPath → OutputPath, then `StateExited`.
@@ -753,6 +777,9 @@ impl Execution {
         result: Value,
         transition: &Transition,
     ) -> Result<Flow, Failure> {
+        if st.query_language == QueryLanguage::Jsonata {
+            return self.jsonata_finish(st, fid, result, transition);
+        }
         let result = match &st.result_selector {
             Some(t) => self.eval_template(st, fid, t, &result, None, None)?,
             None => result,
@@ -893,12 +920,7 @@ impl Execution {
             Some(i) => (c.choices[i].next, c.choices[i].assign.as_ref()),
             None => match c.default {
                 Some(d) => (d, st.assign.as_ref()),
-                None => {
-                    return Err(Failure::runtime(format!(
-                        "No Choice rule matched and no Default was set in the state '{}'.",
-                        st.name
-                    )));
-                }
+                None => return Err(no_choice_matched(st)),
             },
         };
         self.assign(st, fid, assign, &eff)?;
@@ -947,11 +969,17 @@ impl Execution {
                     ))
                 })?
             }
-            WaitFor::JsonataSeconds(_) | WaitFor::JsonataTimestamp(_) => {
-                return Err(Failure::new(names::QUERY_EVALUATION_ERROR, "JSONata is not supported yet"));
-            }
+            WaitFor::JsonataSeconds(e) => self.jsonata_wait_seconds(st, fid, e)?,
+            WaitFor::JsonataTimestamp(e) => self.jsonata_wait_timestamp(st, fid, e)?,
         };
-        self.assign(st, fid, st.assign.as_ref(), &eff)?;
+        // JSONata's Output is computed now, with the variables of state entry, and shown when the
+        // wait ends.
+        let eff = if st.query_language == QueryLanguage::Jsonata {
+            self.jsonata_output_assign(st, fid, &jsonata::Phase::default(), None, eff)?
+        } else {
+            self.assign(st, fid, st.assign.as_ref(), &eff)?;
+            eff
+        };
         let timer = self.start_timer(fid, TimerKind::Wait, seconds);
         let f = self.fiber(fid);
         f.input = eff;
@@ -1004,10 +1032,7 @@ impl Execution {
                     ))),
                 }
             }
-            NumberSource::Jsonata(_) => Err(Failure::new(
-                names::QUERY_EVALUATION_ERROR,
-                "JSONata is not supported yet",
-            )),
+            NumberSource::Jsonata(e) => self.jsonata_number(st, fid, e, field),
         }
     }
 
@@ -1027,9 +1052,10 @@ impl Execution {
             }
         ) || matches!(parsed, Resource::Activity { .. });
         let token = needs_token.then(|| self.rng.uuid_v4());
-        let input = match &st.parameters {
-            Some(p) => self.eval_template(st, fid, p, &eff, token.as_deref(), None)?,
-            None => eff.clone(),
+        let input = match (&st.parameters, &st.jsonata.arguments) {
+            (Some(p), _) => self.eval_template(st, fid, p, &eff, token.as_deref(), None)?,
+            (None, Some(a)) => self.jsonata_arguments(st, fid, a, token.as_deref())?,
+            (None, None) => eff.clone(),
         };
         let timeout = match &t.timeout {
             Some(n) => Some(self.number(st, fid, n, &eff, "TimeoutSeconds")?.max(0.0) as u64),
@@ -1300,9 +1326,10 @@ impl Execution {
         let mut scope: Vec<(StateId, usize)> = fiber.scope.to_vec();
         let children = match &st.kind {
             StateKind::Parallel(p) => {
-                let input = match &st.parameters {
-                    Some(t) => self.eval_template(st, fid, t, &eff, None, None)?,
-                    None => eff.clone(),
+                let input = match (&st.parameters, &st.jsonata.arguments) {
+                    (Some(t), _) => self.eval_template(st, fid, t, &eff, None, None)?,
+                    (None, Some(a)) => self.jsonata_arguments(st, fid, a, None)?,
+                    (None, None) => eff.clone(),
                 };
                 self.emit(Some(fid), "ParallelStateStarted", || None);
                 let n = p.branches.len();
@@ -1338,15 +1365,27 @@ impl Execution {
                         "ItemReader, ItemBatcher and ResultWriter (Distributed Map) are not supported yet.",
                     ));
                 }
-                let items_value = match &map.items_path {
-                    Some(p) => self.read_path(st, fid, p, &eff)?,
-                    None => eff.clone(),
+                let items_value = match (&map.items_path, &map.jsonata_items) {
+                    (Some(p), _) => self.read_path(st, fid, p, &eff)?,
+                    (None, Some(t)) => self.jsonata_items(st, fid, t)?,
+                    (None, None) => eff.clone(),
                 };
                 let Value::Array(items) = items_value else {
-                    return Err(Failure::runtime(format!(
+                    let cause = format!(
                         "Map state input must be an array but was: {}",
                         history::json_text(&items_value)
-                    )));
+                    );
+                    return Err(match st.query_language {
+                        QueryLanguage::JsonPath => Failure::runtime(cause),
+                        QueryLanguage::Jsonata => self.query_failed(
+                            st,
+                            fid,
+                            crate::jsonata::QueryError {
+                                location: None,
+                                cause,
+                            },
+                        ),
+                    });
                 };
                 let max_concurrency = match &map.max_concurrency {
                     Some(n) => self.number(st, fid, n, &eff, "MaxConcurrency")?,
@@ -1430,6 +1469,7 @@ impl Execution {
             input,
             parent: Some((parent, index)),
             entered_event: 0,
+            entered_prev: prev,
             prev_event: prev,
             entered_time: self.now,
             retry_counts: Vec::new(),
@@ -1464,8 +1504,8 @@ impl Execution {
             // Items are moved out as they start: copying them (or the whole input) per
             // iteration would make a large Map quadratic.
             let item = std::mem::take(&mut c.items[index]);
-            let input = match &map.item_selector {
-                Some(t) => {
+            let input = match (&map.item_selector, &map.jsonata_item_selector) {
+                (Some(t), _) => {
                     let eff = std::mem::take(&mut c.effective_input);
                     let r = self.eval_template(st, fid, t, &eff, None, Some((index, &item)));
                     if let Wait::Children(c) = &mut self.fiber(fid).wait {
@@ -1473,7 +1513,9 @@ impl Execution {
                     }
                     r?
                 }
-                None => item,
+                // JSONata reads the Map's raw input from the fiber, not `effective_input`.
+                (None, Some(t)) => self.jsonata_item_selector(st, fid, t, index, &item)?,
+                (None, None) => item,
             };
             self.emit(Some(fid), "MapIterationStarted", || {
                 Some((
@@ -1656,11 +1698,21 @@ impl Execution {
                 return Flow::Blocked;
             }
         }
-        if let Some(c) = catch
+        if let Some(i) = catch
             .iter()
-            .find(|c| errors::matches(&c.error_equals, &failure.error))
+            .position(|c| errors::matches(&c.error_equals, &failure.error))
         {
+            let c = &catch[i];
             let err = error_output(&failure);
+            if st.query_language == QueryLanguage::Jsonata {
+                return match self.jsonata_catch(st, fid, c, i, err) {
+                    Ok(out) => {
+                        self.exited(st, fid, &out);
+                        Flow::Next(c.next, out)
+                    }
+                    Err(f) => Flow::Failed(f),
+                };
+            }
             if let Err(f) = self.assign(st, fid, c.assign.as_ref(), &err) {
                 return Flow::Failed(self.state_error(st, fid, f));
             }
@@ -1799,6 +1851,13 @@ impl Execution {
             self.out.actions.push(Action::CancelTask { task });
         }
     }
+}
+
+fn no_choice_matched(st: &State) -> Failure {
+    Failure::runtime(format!(
+        "No Choice rule matched and no Default was set in the state '{}'.",
+        st.name
+    ))
 }
 
 fn choice_needs_context(c: &crate::model::Choice) -> bool {

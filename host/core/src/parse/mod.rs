@@ -128,6 +128,7 @@ pub fn parse_value(def: &Value, ty: MachineType) -> Result<StateMachine, Vec<Dia
                 timeout_seconds,
                 query_language: ctx.machine_ql,
                 root: root_scope,
+                jsonata_limits: Default::default(),
             })
         }
         _ => Err(diags),
