@@ -3,6 +3,7 @@
 //! and the execution's new snapshot, before any action runs, so a crash loses nothing and repeats
 //! no transition. Express executions run the same interpreter in memory.
 
+pub mod bench;
 pub mod clock;
 mod express;
 mod standard;

@@ -40,9 +40,24 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// Seconds to run each scenario (with and without history).
+    /// Seconds to run each interpreter scenario (with and without history).
     #[arg(long, value_name = "S", default_value_t = 2.0)]
     pub seconds: f64,
+    /// Also run the engine benchmarks (durable Standard with fsync, Express sync, recovery) on a
+    /// temporary store under DIR (default: the system temp dir).
+    #[arg(long)]
+    pub engine: bool,
+    #[arg(long, value_name = "DIR", requires = "engine")]
+    pub dir: Option<PathBuf>,
+    /// Executions per engine benchmark.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub executions: usize,
+    /// Concurrent clients per engine benchmark.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub concurrency: usize,
+    /// Open executions for the recovery benchmark.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub open: usize,
 }
 
 #[derive(Debug, Args)]
@@ -150,7 +165,63 @@ fn bench(args: &BenchArgs) -> ExitCode {
             println!("{line}");
         }
     }
+    if args.engine {
+        return engine_bench(args);
+    }
     ExitCode::SUCCESS
+}
+
+/// The engine benchmarks, one JSON line each, on a fresh store per benchmark.
+fn engine_bench(args: &BenchArgs) -> ExitCode {
+    use sandflow_engine::bench;
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result: Result<(), String> = runtime.block_on(async {
+        let fresh = || {
+            tempfile::tempdir_in(&parent)
+                .map_err(|e| format!("cannot create a store under {}: {e}", parent.display()))
+        };
+        let (n, c) = (args.executions, args.concurrency);
+        let runs = [
+            bench::standard_pass_chain(fresh()?.path(), n, c).await,
+            bench::standard_task(fresh()?.path(), n / 4, c).await,
+            bench::express_sync(fresh()?.path(), n, c).await,
+        ];
+        for r in runs {
+            let r = r.map_err(|e| e.to_string())?;
+            let line = serde_json::json!({
+                "scenario": r.name,
+                "executions": r.executions,
+                "seconds": (r.seconds * 1000.0).round() / 1000.0,
+                "executions_per_second": r.executions_per_second.round(),
+                "transitions_per_second": r.transitions_per_second.round(),
+                "writes_per_commit": (r.writes_per_commit * 10.0).round() / 10.0,
+            });
+            println!("{line}");
+        }
+        let dir = fresh()?;
+        let r = bench::recovery(dir.path(), args.open)
+            .await
+            .map_err(|e| e.to_string())?;
+        let line = serde_json::json!({
+            "scenario": "recovery",
+            "open_executions": r.open_executions,
+            "restart_ms": r.restart.as_secs_f64() * 1000.0,
+            "bytes_per_waiting_execution": r.bytes_per_waiting_execution.round(),
+        });
+        println!("{line}");
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// Reads a file named on the command line of `subcommand`; an unreadable one is a usage error

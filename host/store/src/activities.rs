@@ -17,18 +17,16 @@ pub fn create(c: &Connection, a: &Activity) -> Result<Activity> {
     if let Some(existing) = by_name(c, a.tenant_id, &a.name)? {
         return Ok(existing);
     }
-    c.execute(
+    c.prepare_cached(
         "INSERT INTO activities (tenant_id, name, arn, created_ms) VALUES (?1, ?2, ?3, ?4)",
-        params![a.tenant_id, a.name, a.arn, a.created_ms],
-    )
+    )?
+    .execute(params![a.tenant_id, a.name, a.arn, a.created_ms])
     .map_err(|e| unique(e, || format!("activity {}", a.arn)))?;
     Ok(a.clone())
 }
 
 fn by_name(c: &Connection, tenant_id: i64, name: &str) -> Result<Option<Activity>> {
-    Ok(c
-        .query_row(
-            "SELECT tenant_id, name, arn, created_ms FROM activities WHERE tenant_id = ?1 AND name = ?2",
+    Ok(c.prepare_cached("SELECT tenant_id, name, arn, created_ms FROM activities WHERE tenant_id = ?1 AND name = ?2")?.query_row(
             params![tenant_id, name],
             |r| Ok(Activity { tenant_id: r.get(0)?, name: r.get(1)?, arn: r.get(2)?, created_ms: r.get(3)? }),
         )
@@ -36,18 +34,17 @@ fn by_name(c: &Connection, tenant_id: i64, name: &str) -> Result<Option<Activity
 }
 
 pub fn get(c: &Connection, tenant_id: i64, arn: &str) -> Result<Option<Activity>> {
-    Ok(c.query_row(
+    Ok(c.prepare_cached(
         "SELECT tenant_id, name, arn, created_ms FROM activities WHERE tenant_id = ?1 AND arn = ?2",
-        params![tenant_id, arn],
-        |r| {
-            Ok(Activity {
-                tenant_id: r.get(0)?,
-                name: r.get(1)?,
-                arn: r.get(2)?,
-                created_ms: r.get(3)?,
-            })
-        },
-    )
+    )?
+    .query_row(params![tenant_id, arn], |r| {
+        Ok(Activity {
+            tenant_id: r.get(0)?,
+            name: r.get(1)?,
+            arn: r.get(2)?,
+            created_ms: r.get(3)?,
+        })
+    })
     .optional()?)
 }
 
@@ -75,10 +72,11 @@ pub fn list(
 }
 
 pub fn delete(c: &Connection, tenant_id: i64, arn: &str) -> Result<bool> {
-    Ok(c.execute(
-        "DELETE FROM activities WHERE tenant_id = ?1 AND arn = ?2",
-        params![tenant_id, arn],
-    )? > 0)
+    Ok(
+        c.prepare_cached("DELETE FROM activities WHERE tenant_id = ?1 AND arn = ?2")?
+            .execute(params![tenant_id, arn])?
+            > 0,
+    )
 }
 
 #[cfg(test)]

@@ -96,10 +96,14 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// Statements are prepared once per connection and reused (`prepare_cached`).
+const STATEMENT_CACHE: usize = 64;
+
 fn configure(conn: &Connection) -> Result<()> {
     for (name, value) in PRAGMAS {
         conn.pragma_update(None, name, value)?;
     }
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     Ok(())
 }
 
@@ -196,6 +200,7 @@ impl Store {
                 )?;
                 c.pragma_update(None, "busy_timeout", "5000")?;
                 c.pragma_update(None, "query_only", "ON")?;
+                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
                 c
             }
         };

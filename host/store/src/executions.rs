@@ -82,9 +82,8 @@ fn execution(r: &Row<'_>) -> rusqlite::Result<Execution> {
 
 /// Inserts a RUNNING execution; `Conflict` when its ARN exists.
 pub fn insert(c: &Connection, e: &NewExecution<'_>) -> Result<i64> {
-    c.execute(
-        "INSERT INTO executions (tenant_id, arn, state_machine_arn, name, type, definition, status, input, start_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'RUNNING', ?7, ?8)",
+    c.prepare_cached("INSERT INTO executions (tenant_id, arn, state_machine_arn, name, type, definition, status, input, start_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'RUNNING', ?7, ?8)")?.execute(
         params![e.tenant_id, e.arn, e.state_machine_arn, e.name, e.machine_type, e.definition, e.input, e.start_ms],
     )
     .map_err(|err| unique(err, || format!("execution {}", e.arn)))?;
@@ -93,32 +92,33 @@ pub fn insert(c: &Connection, e: &NewExecution<'_>) -> Result<i64> {
 
 pub fn get(c: &Connection, tenant_id: i64, arn: &str) -> Result<Option<Execution>> {
     let sql = format!("SELECT {COLUMNS} FROM executions WHERE tenant_id = ?1 AND arn = ?2");
-    Ok(c.query_row(&sql, params![tenant_id, arn], execution)
+    Ok(c.prepare_cached(&sql)?
+        .query_row(params![tenant_id, arn], execution)
         .optional()?)
 }
 
 pub fn by_id(c: &Connection, id: i64) -> Result<Option<Execution>> {
     let sql = format!("SELECT {COLUMNS} FROM executions WHERE id = ?1");
-    Ok(c.query_row(&sql, [id], execution).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([id], execution)
+        .optional()?)
 }
 
 /// The latest snapshot and the sequence number the next step must carry.
 pub fn snapshot(c: &Connection, id: i64) -> Result<Option<(Option<Vec<u8>>, i64)>> {
-    Ok(c.query_row(
-        "SELECT snapshot, next_seq FROM executions WHERE id = ?1",
-        [id],
-        |r| Ok((r.get(0)?, r.get(1)?)),
+    Ok(
+        c.prepare_cached("SELECT snapshot, next_seq FROM executions WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?,
     )
-    .optional()?)
 }
 
 /// Records a step. Fails with `Conflict` if `step.seq` is not the next one (it was applied
 /// already, or another writer got there first), so a transition is never recorded twice.
 pub fn commit_step(c: &Connection, id: i64, step: &Step<'_>) -> Result<()> {
-    let n = c.execute(
-        "UPDATE executions SET snapshot = ?3, next_seq = next_seq + 1, status = ?4, output = ?5, error = ?6,
+    let n = c.prepare_cached("UPDATE executions SET snapshot = ?3, next_seq = next_seq + 1, status = ?4, output = ?5, error = ?6,
              cause = ?7, stop_ms = ?8
-         WHERE id = ?1 AND next_seq = ?2",
+         WHERE id = ?1 AND next_seq = ?2")?.execute(
         params![id, step.seq, step.snapshot, step.status, step.output, step.error, step.cause, step.stop_ms],
     )?;
     if n == 0 {
@@ -127,8 +127,7 @@ pub fn commit_step(c: &Connection, id: i64, step: &Step<'_>) -> Result<()> {
             step.seq
         )));
     }
-    c.execute(
-        "INSERT INTO steps (execution_id, seq, event, first_event_id, event_count, history) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    c.prepare_cached("INSERT INTO steps (execution_id, seq, event, first_event_id, event_count, history) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
         params![id, step.seq, step.event, step.first_event_id, step.event_count, step.history],
     )?;
     Ok(())

@@ -39,28 +39,29 @@ fn machine(r: &Row<'_>) -> rusqlite::Result<StateMachine> {
 }
 
 pub fn insert(c: &Connection, m: &StateMachine) -> Result<()> {
-    c.execute(
-        &format!("INSERT INTO state_machines ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
-        params![
-            m.tenant_id,
-            m.name,
-            m.arn,
-            m.machine_type,
-            m.definition,
-            m.role_arn,
-            m.revision_id,
-            m.config,
-            m.created_ms,
-            m.updated_ms
-        ],
-    )
+    c.prepare_cached(&format!(
+        "INSERT INTO state_machines ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))?
+    .execute(params![
+        m.tenant_id,
+        m.name,
+        m.arn,
+        m.machine_type,
+        m.definition,
+        m.role_arn,
+        m.revision_id,
+        m.config,
+        m.created_ms,
+        m.updated_ms
+    ])
     .map_err(|e| unique(e, || format!("state machine {}", m.arn)))?;
     Ok(())
 }
 
 pub fn get(c: &Connection, tenant_id: i64, arn: &str) -> Result<Option<StateMachine>> {
     let sql = format!("SELECT {COLUMNS} FROM state_machines WHERE tenant_id = ?1 AND arn = ?2");
-    Ok(c.query_row(&sql, params![tenant_id, arn], machine)
+    Ok(c.prepare_cached(&sql)?
+        .query_row(params![tenant_id, arn], machine)
         .optional()?)
 }
 
@@ -86,19 +87,19 @@ pub fn list(
 
 /// Replaces definition, role and config; false when there is no such machine.
 pub fn update(c: &Connection, m: &StateMachine) -> Result<bool> {
-    let n = c.execute(
-        "UPDATE state_machines SET definition = ?3, role_arn = ?4, revision_id = ?5, config = ?6, updated_ms = ?7
-         WHERE tenant_id = ?1 AND arn = ?2",
+    let n = c.prepare_cached("UPDATE state_machines SET definition = ?3, role_arn = ?4, revision_id = ?5, config = ?6, updated_ms = ?7
+         WHERE tenant_id = ?1 AND arn = ?2")?.execute(
         params![m.tenant_id, m.arn, m.definition, m.role_arn, m.revision_id, m.config, m.updated_ms],
     )?;
     Ok(n > 0)
 }
 
 pub fn delete(c: &Connection, tenant_id: i64, arn: &str) -> Result<bool> {
-    Ok(c.execute(
-        "DELETE FROM state_machines WHERE tenant_id = ?1 AND arn = ?2",
-        params![tenant_id, arn],
-    )? > 0)
+    Ok(
+        c.prepare_cached("DELETE FROM state_machines WHERE tenant_id = ?1 AND arn = ?2")?
+            .execute(params![tenant_id, arn])?
+            > 0,
+    )
 }
 
 /// Publishes the machine's current definition as the next version number; returns it.
@@ -112,14 +113,12 @@ pub fn publish_version(
     let Some(m) = get(c, tenant_id, arn)? else {
         return Ok(None);
     };
-    let next: i64 = c.query_row(
-        "SELECT COALESCE(MAX(version), 0) + 1 FROM state_machine_versions WHERE tenant_id = ?1 AND name = ?2",
+    let next: i64 = c.prepare_cached("SELECT COALESCE(MAX(version), 0) + 1 FROM state_machine_versions WHERE tenant_id = ?1 AND name = ?2")?.query_row(
         params![tenant_id, m.name],
         |r| r.get(0),
     )?;
-    c.execute(
-        "INSERT INTO state_machine_versions (tenant_id, name, version, definition, role_arn, revision_id, description, created_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    c.prepare_cached("INSERT INTO state_machine_versions (tenant_id, name, version, definition, role_arn, revision_id, description, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(
         params![tenant_id, m.name, next, m.definition, m.role_arn, m.revision_id, description, now_ms],
     )?;
     Ok(Some(next))
@@ -132,9 +131,7 @@ pub fn version_definition(
     name: &str,
     version: i64,
 ) -> Result<Option<String>> {
-    Ok(c
-        .query_row(
-            "SELECT definition FROM state_machine_versions WHERE tenant_id = ?1 AND name = ?2 AND version = ?3",
+    Ok(c.prepare_cached("SELECT definition FROM state_machine_versions WHERE tenant_id = ?1 AND name = ?2 AND version = ?3")?.query_row(
             params![tenant_id, name, version],
             |r| r.get(0),
         )

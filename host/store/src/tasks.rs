@@ -34,17 +34,17 @@ fn task(r: &Row<'_>) -> rusqlite::Result<Task> {
 }
 
 pub fn insert(c: &Connection, t: &Task) -> Result<()> {
-    c.execute(
-        &format!("INSERT INTO tasks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
-        params![
-            t.execution_id,
-            t.task_id,
-            t.call,
-            t.token,
-            t.activity_arn,
-            t.started
-        ],
-    )
+    c.prepare_cached(&format!(
+        "INSERT INTO tasks ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+    ))?
+    .execute(params![
+        t.execution_id,
+        t.task_id,
+        t.call,
+        t.token,
+        t.activity_arn,
+        t.started
+    ])
     .map_err(|e| {
         unique(e, || {
             format!("task {} of execution {}", t.task_id, t.execution_id)
@@ -55,19 +55,25 @@ pub fn insert(c: &Connection, t: &Task) -> Result<()> {
 
 /// False when the task was not outstanding (its outcome is already recorded).
 pub fn delete(c: &Connection, execution_id: i64, task_id: i64) -> Result<bool> {
-    Ok(c.execute(
-        "DELETE FROM tasks WHERE execution_id = ?1 AND task_id = ?2",
-        params![execution_id, task_id],
-    )? > 0)
+    Ok(
+        c.prepare_cached("DELETE FROM tasks WHERE execution_id = ?1 AND task_id = ?2")?
+            .execute(params![execution_id, task_id])?
+            > 0,
+    )
 }
 
 pub fn delete_all(c: &Connection, execution_id: i64) -> Result<usize> {
-    Ok(c.execute("DELETE FROM tasks WHERE execution_id = ?1", [execution_id])?)
+    Ok(
+        c.prepare_cached("DELETE FROM tasks WHERE execution_id = ?1")?
+            .execute([execution_id])?,
+    )
 }
 
 pub fn by_token(c: &Connection, token: &str) -> Result<Option<Task>> {
     let sql = format!("SELECT {COLUMNS} FROM tasks WHERE token = ?1");
-    Ok(c.query_row(&sql, [token], task).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([token], task)
+        .optional()?)
 }
 
 /// Every outstanding task, for recovery.
@@ -85,7 +91,9 @@ pub fn claim_activity(c: &Connection, activity_arn: &str) -> Result<Option<Task>
              SELECT rowid FROM tasks WHERE activity_arn = ?1 AND started = 0 ORDER BY rowid LIMIT 1)
          RETURNING {COLUMNS}"
     );
-    Ok(c.query_row(&sql, [activity_arn], task).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([activity_arn], task)
+        .optional()?)
 }
 
 #[cfg(test)]

@@ -25,11 +25,9 @@ fn tenant(r: &Row<'_>) -> rusqlite::Result<Tenant> {
 const COLUMNS: &str = "id, name, account_id, created_ms";
 
 pub fn create(c: &Connection, name: &str, account_id: &str, now_ms: i64) -> Result<Tenant> {
-    c.execute(
-        "INSERT INTO tenants (name, account_id, created_ms) VALUES (?1, ?2, ?3)",
-        params![name, account_id, now_ms],
-    )
-    .map_err(|e| unique(e, || format!("tenant {name} or account {account_id}")))?;
+    c.prepare_cached("INSERT INTO tenants (name, account_id, created_ms) VALUES (?1, ?2, ?3)")?
+        .execute(params![name, account_id, now_ms])
+        .map_err(|e| unique(e, || format!("tenant {name} or account {account_id}")))?;
     Ok(Tenant {
         id: c.last_insert_rowid(),
         name: name.into(),
@@ -40,12 +38,16 @@ pub fn create(c: &Connection, name: &str, account_id: &str, now_ms: i64) -> Resu
 
 pub fn by_name(c: &Connection, name: &str) -> Result<Option<Tenant>> {
     let sql = format!("SELECT {COLUMNS} FROM tenants WHERE name = ?1");
-    Ok(c.query_row(&sql, [name], tenant).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([name], tenant)
+        .optional()?)
 }
 
 pub fn by_account(c: &Connection, account_id: &str) -> Result<Option<Tenant>> {
     let sql = format!("SELECT {COLUMNS} FROM tenants WHERE account_id = ?1");
-    Ok(c.query_row(&sql, [account_id], tenant).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([account_id], tenant)
+        .optional()?)
 }
 
 pub fn list(c: &Connection) -> Result<Vec<Tenant>> {
@@ -57,7 +59,9 @@ pub fn list(c: &Connection) -> Result<Vec<Tenant>> {
 
 /// Deletes the tenant and everything it owns. False when there was no such tenant.
 pub fn delete(c: &Connection, name: &str) -> Result<bool> {
-    Ok(c.execute("DELETE FROM tenants WHERE name = ?1", [name])? > 0)
+    Ok(c.prepare_cached("DELETE FROM tenants WHERE name = ?1")?
+        .execute([name])?
+        > 0)
 }
 
 pub fn add_key(
@@ -67,8 +71,7 @@ pub fn add_key(
     sealed_secret: &[u8],
     now_ms: i64,
 ) -> Result<()> {
-    c.execute(
-        "INSERT INTO access_keys (access_key_id, tenant_id, secret, created_ms) VALUES (?1, ?2, ?3, ?4)",
+    c.prepare_cached("INSERT INTO access_keys (access_key_id, tenant_id, secret, created_ms) VALUES (?1, ?2, ?3, ?4)")?.execute(
         params![access_key_id, tenant_id, sealed_secret, now_ms],
     )
     .map_err(|e| unique(e, || format!("access key {access_key_id}")))?;
@@ -77,18 +80,22 @@ pub fn add_key(
 
 /// Removes every key of the tenant (key rotation adds the new one in the same write).
 pub fn delete_keys(c: &Connection, tenant_id: i64) -> Result<usize> {
-    Ok(c.execute("DELETE FROM access_keys WHERE tenant_id = ?1", [tenant_id])?)
+    Ok(
+        c.prepare_cached("DELETE FROM access_keys WHERE tenant_id = ?1")?
+            .execute([tenant_id])?,
+    )
 }
 
 /// The tenant owning `access_key_id` and the key's sealed secret.
 pub fn by_key(c: &Connection, access_key_id: &str) -> Result<Option<(Tenant, Vec<u8>)>> {
     let row = c
-        .query_row(
+        .prepare_cached(
             "SELECT t.id, t.name, t.account_id, t.created_ms, k.secret
              FROM access_keys k JOIN tenants t ON t.id = k.tenant_id WHERE k.access_key_id = ?1",
-            [access_key_id],
-            |r| Ok((tenant(r)?, r.get::<_, Vec<u8>>(4)?)),
-        )
+        )?
+        .query_row([access_key_id], |r| {
+            Ok((tenant(r)?, r.get::<_, Vec<u8>>(4)?))
+        })
         .optional()?;
     Ok(row)
 }

@@ -14,23 +14,27 @@ pub struct Timer {
 }
 
 pub fn insert(c: &Connection, t: Timer) -> Result<()> {
-    c.execute(
+    c.prepare_cached(
         "INSERT OR REPLACE INTO timers (execution_id, timer_id, fire_ms) VALUES (?1, ?2, ?3)",
-        params![t.execution_id, t.timer_id, t.fire_ms],
-    )?;
+    )?
+    .execute(params![t.execution_id, t.timer_id, t.fire_ms])?;
     Ok(())
 }
 
 /// False when the timer was not armed (already fired or cancelled).
 pub fn delete(c: &Connection, execution_id: i64, timer_id: i64) -> Result<bool> {
-    Ok(c.execute(
-        "DELETE FROM timers WHERE execution_id = ?1 AND timer_id = ?2",
-        params![execution_id, timer_id],
-    )? > 0)
+    Ok(
+        c.prepare_cached("DELETE FROM timers WHERE execution_id = ?1 AND timer_id = ?2")?
+            .execute(params![execution_id, timer_id])?
+            > 0,
+    )
 }
 
 pub fn delete_all(c: &Connection, execution_id: i64) -> Result<usize> {
-    Ok(c.execute("DELETE FROM timers WHERE execution_id = ?1", [execution_id])?)
+    Ok(
+        c.prepare_cached("DELETE FROM timers WHERE execution_id = ?1")?
+            .execute([execution_id])?,
+    )
 }
 
 /// Timers due at `now_ms`, earliest first.
@@ -52,7 +56,8 @@ pub fn due(c: &Connection, now_ms: i64, limit: usize) -> Result<Vec<Timer>> {
 
 /// When the next timer fires, if any.
 pub fn next_fire(c: &Connection) -> Result<Option<i64>> {
-    Ok(c.query_row("SELECT MIN(fire_ms) FROM timers", [], |r| r.get(0))?)
+    Ok(c.prepare_cached("SELECT MIN(fire_ms) FROM timers")?
+        .query_row([], |r| r.get(0))?)
 }
 
 #[cfg(test)]
