@@ -11,7 +11,11 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::tasks::{self, BoxFuture, Completion};
-use crate::{Engine, Error, Finished, Result, StartRequest, Started};
+use std::sync::Weak;
+
+use sandflow_store::usage::{self, Usage};
+
+use crate::{Engine, Error, Finished, Inner, Result, StartRequest, Started};
 
 impl Engine {
     /// Starts an Express run; with `sync`, also returns a receiver for how it ends.
@@ -74,11 +78,13 @@ impl Engine {
         let (outcomes_tx, mut outcomes) = mpsc::unbounded_channel::<Event>();
         let mut timers = BTreeSet::new();
         let mut pending = VecDeque::from([Event::Start]);
+        let mut invocations = 0i64;
         let timed_out = loop {
             while let Some(event) = pending.pop_front() {
                 for action in exec.apply(machine, event, clock.now()).actions {
                     match action {
                         Action::ScheduleTask(call) => {
+                            invocations += 1;
                             let max = self.inner.config.max_payload_bytes;
                             match tasks::start(&self.inner.functions, &clock, caller, &call, max) {
                                 Completion::Now(outcome) => {
@@ -124,6 +130,7 @@ impl Engine {
                 _ = clock.sleep_until(deadline) => break true,
             }
         };
+        self.meter_express(caller.tenant_id, exec.transitions(), invocations);
         let failure = exec.failure();
         let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
         Finished {
@@ -143,6 +150,49 @@ impl Engine {
             cause: failure.and_then(|f| non_empty(f.cause_str())),
             start_ms: start.timestamp_millis(),
             stop_ms: clock.now().timestamp_millis(),
+        }
+    }
+}
+
+impl Engine {
+    /// Express runs are not stored; their usage is summed in memory and flushed every second.
+    fn meter_express(&self, tenant_id: i64, transitions: u64, invocations: i64) {
+        let day = usage::day_of(self.inner.clock.now().timestamp_millis());
+        let mut pending = self.lock(&self.inner.express_usage);
+        let u = pending.entry((tenant_id, day)).or_insert(Usage {
+            day,
+            ..Usage::default()
+        });
+        u.transitions += transitions as i64;
+        u.task_invocations += invocations;
+    }
+
+    /// Writes the summed Express usage.
+    pub(crate) async fn flush_express_usage(&self) -> Result<()> {
+        let pending = std::mem::take(&mut *self.lock(&self.inner.express_usage));
+        if pending.is_empty() {
+            return Ok(());
+        }
+        self.write(move |c| {
+            for ((tenant_id, _), u) in &pending {
+                usage::add(c, *tenant_id, u)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+/// Flushes Express usage every second while the engine lives.
+pub(crate) async fn usage_flusher(engine: Weak<Inner>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(1));
+    loop {
+        tick.tick().await;
+        let Some(inner) = engine.upgrade() else {
+            return;
+        };
+        if let Err(e) = (Engine { inner }).flush_express_usage().await {
+            tracing::error!(error = %e, "writing Express usage failed");
         }
     }
 }

@@ -36,6 +36,12 @@ pub enum Error {
     TaskDoesNotExist,
     #[error("{0}")]
     InvalidOutput(String),
+    /// Too many open executions (AWS: ExecutionLimitExceeded).
+    #[error("{0}")]
+    ExecutionLimitExceeded(String),
+    /// Starts arrive faster than the tenant's rate (AWS: ThrottlingException).
+    #[error("Rate exceeded")]
+    Throttled,
     #[error("the engine is shutting down")]
     ShuttingDown,
     #[error("unreadable execution state: {0}")]
@@ -50,6 +56,17 @@ pub struct Config {
     pub max_payload_bytes: usize,
     /// Longest an Express execution may run (AWS: 5 minutes).
     pub express_max_seconds: i64,
+    /// Per-tenant quotas; the defaults are generous (AWS's published quotas or more).
+    pub quotas: Quotas,
+}
+
+#[derive(Debug, Clone)]
+pub struct Quotas {
+    /// Open Standard executions per tenant (AWS: 1,000,000).
+    pub max_open_executions: u64,
+    /// StartExecution / StartSyncExecution token bucket per tenant: refill per second, burst.
+    pub starts_per_second: f64,
+    pub start_burst: f64,
 }
 
 impl Default for Config {
@@ -57,6 +74,11 @@ impl Default for Config {
         Config {
             max_payload_bytes: 262_144,
             express_max_seconds: 300,
+            quotas: Quotas {
+                max_open_executions: 1_000_000,
+                starts_per_second: 10_000.0,
+                start_burst: 20_000.0,
+            },
         }
     }
 }
@@ -114,6 +136,10 @@ struct Inner {
     activity_work: Notify,
     seeds: std::collections::hash_map::RandomState,
     seed_counter: std::sync::atomic::AtomicU64,
+    /// Start-rate buckets per tenant: (tokens, last refill).
+    start_buckets: Mutex<HashMap<i64, (f64, std::time::Instant)>>,
+    /// Express usage not yet written, per (tenant, day); flushed every second.
+    express_usage: Mutex<HashMap<(i64, i64), sandflow_store::usage::Usage>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -149,11 +175,40 @@ impl Engine {
                 activity_work: Notify::new(),
                 seeds: std::collections::hash_map::RandomState::new(),
                 seed_counter: Default::default(),
+                start_buckets: Mutex::new(HashMap::new()),
+                express_usage: Mutex::new(HashMap::new()),
             }),
         };
         engine.recover().await?;
         tokio::spawn(standard::timer_loop(engine.clone()));
+        tokio::spawn(express::usage_flusher(Arc::downgrade(&engine.inner)));
         Ok(engine)
+    }
+
+    /// The tenant's usage per UTC day since `since_day` (Express usage may lag by a second).
+    pub async fn usage(
+        &self,
+        tenant_id: i64,
+        since_day: i64,
+    ) -> Result<Vec<sandflow_store::usage::Usage>> {
+        self.read(move |c| sandflow_store::usage::since(c, tenant_id, since_day))
+            .await
+    }
+
+    /// Takes a start token from the tenant's bucket, or says it is throttled.
+    fn admit_start(&self, tenant_id: i64) -> Result<()> {
+        let q = &self.inner.config.quotas;
+        let now = std::time::Instant::now();
+        let mut buckets = self.lock(&self.inner.start_buckets);
+        let (tokens, last) = buckets.entry(tenant_id).or_insert((q.start_burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * q.starts_per_second)
+            .min(q.start_burst);
+        *last = now;
+        if *tokens < 1.0 {
+            return Err(Error::Throttled);
+        }
+        *tokens -= 1.0;
+        Ok(())
     }
 
     pub fn store(&self) -> &Store {
@@ -163,6 +218,7 @@ impl Engine {
     /// Starts an execution: Standard durably (idempotent by name while running with the same
     /// input, as AWS), Express in memory (returns at once).
     pub async fn start_execution(&self, req: StartRequest) -> Result<Started> {
+        self.admit_start(req.caller.tenant_id)?;
         match req.machine_type {
             MachineType::Standard => self.start_standard(req).await,
             MachineType::Express => Ok(self.start_express(req, false).await?.0),
@@ -171,6 +227,7 @@ impl Engine {
 
     /// Runs an Express execution to completion and returns how it ended.
     pub async fn start_sync_execution(&self, req: StartRequest) -> Result<Finished> {
+        self.admit_start(req.caller.tenant_id)?;
         let (_, done) = self.start_express(req, true).await?;
         done.ok_or(Error::ShuttingDown)?
             .await

@@ -13,6 +13,7 @@ use sandflow_core::parse::MachineType;
 use sandflow_core::resource::Resource;
 use sandflow_core::run::TaskOutcome;
 use sandflow_store::executions::{self, NewExecution};
+use sandflow_store::usage::{self, Usage};
 use sandflow_store::{Connection, tasks as task_rows, timers};
 use serde_json::Value;
 
@@ -39,12 +40,23 @@ struct StepCommit {
     timers: Vec<(i64, i64)>,
     cancelled_timers: Vec<i64>,
     finished: bool,
+    tenant_id: i64,
+    usage: Usage,
 }
 
 enum Guard {
     None,
     Task(i64),
     Timer(i64),
+}
+
+/// What StartExecution's write found.
+enum Admission {
+    Inserted(i64),
+    /// Running under this name with the same input: the original start time.
+    Existing(i64),
+    NameTaken,
+    OverLimit,
 }
 
 /// Why a write was skipped: the event had been applied already.
@@ -59,10 +71,13 @@ fn json(v: &impl serde::Serialize) -> Result<String> {
 }
 
 impl StepCommit {
+    /// `transitions_before`: the execution's transition count before this step.
     fn new(
+        tenant_id: i64,
         seq: i64,
         event: &Event,
         exec: &Execution,
+        transitions_before: u64,
         step: &Step,
         now: DateTime<Utc>,
     ) -> Result<StepCommit> {
@@ -98,6 +113,17 @@ impl StepCommit {
             timers: Vec::new(),
             cancelled_timers: Vec::new(),
             finished: done,
+            tenant_id,
+            usage: Usage {
+                day: usage::day_of(ms(now)),
+                transitions: (exec.transitions() - transitions_before) as i64,
+                task_invocations: step
+                    .actions
+                    .iter()
+                    .filter(|a| matches!(a, Action::ScheduleTask(_)))
+                    .count() as i64,
+                ..Usage::default()
+            },
         };
         for a in &step.actions {
             match a {
@@ -149,6 +175,9 @@ impl StepCommit {
                 stop_ms: self.stop_ms,
             },
         )?;
+        if self.usage.transitions > 0 || self.usage.task_invocations > 0 {
+            usage::add(c, self.tenant_id, &self.usage)?;
+        }
         if self.finished {
             task_rows::delete_all(c, id)?;
             timers::delete_all(c, id)?;
@@ -224,7 +253,8 @@ impl Engine {
             record_history: true,
         });
         let step = exec.apply(&machine, Event::Start, now);
-        let commit = StepCommit::new(0, &Event::Start, &exec, &step, now)?;
+        let commit = StepCommit::new(req.caller.tenant_id, 0, &Event::Start, &exec, 0, &step, now)?;
+        let max_open = self.inner.config.quotas.max_open_executions;
         let (tenant_id, sm_arn, name, definition, input_text) = (
             req.caller.tenant_id,
             req.state_machine_arn.clone(),
@@ -245,37 +275,38 @@ impl Engine {
                     input: &input_text,
                     start_ms: ms(now),
                 };
-                match executions::insert(c, &new) {
-                    Ok(id) => commit.apply(c, id).map(|()| Ok(id)),
+                if let Some(e) = executions::get(c, tenant_id, &row_arn)? {
                     // Same name: idempotent while running with the same input, as AWS.
-                    Err(sandflow_store::Error::Conflict(_)) => {
-                        match executions::get(c, tenant_id, &row_arn)? {
-                            Some(e) if e.status == "RUNNING" && e.input == input_text => {
-                                Ok(Err(e.start_ms))
-                            }
-                            _ => Err(sandflow_store::Error::Conflict(row_arn.clone())),
-                        }
-                    }
-                    Err(e) => Err(e),
+                    return if e.status == "RUNNING" && e.input == input_text {
+                        Ok(Admission::Existing(e.start_ms))
+                    } else {
+                        Ok(Admission::NameTaken)
+                    };
                 }
+                if executions::count_open(c, tenant_id)? >= max_open {
+                    return Ok(Admission::OverLimit);
+                }
+                let id = executions::insert(c, &new)?;
+                commit.apply(c, id)?;
+                Ok(Admission::Inserted(id))
             })
-            .await;
+            .await?;
         match inserted {
-            Ok(Ok(id)) => {
+            Admission::Inserted(id) => {
                 self.after_commit(id, &req.caller, &exec, step.actions);
                 Ok(Started {
                     execution_arn: arn,
                     start_ms: ms(now),
                 })
             }
-            Ok(Err(start_ms)) => Ok(Started {
+            Admission::Existing(start_ms) => Ok(Started {
                 execution_arn: arn,
                 start_ms,
             }),
-            Err(Error::Store(sandflow_store::Error::Conflict(_))) => {
-                Err(Error::ExecutionAlreadyExists(arn))
-            }
-            Err(e) => Err(e),
+            Admission::NameTaken => Err(Error::ExecutionAlreadyExists(arn)),
+            Admission::OverLimit => Err(Error::ExecutionLimitExceeded(format!(
+                "Maximum number of running executions ({max_open}) reached"
+            ))),
         }
     }
 
@@ -298,8 +329,9 @@ impl Engine {
         let mut exec: Execution =
             serde_json::from_slice(&snapshot).map_err(|e| Error::Corrupt(e.to_string()))?;
         let now = self.inner.clock.now();
+        let before = exec.transitions();
         let step = exec.apply(&machine, event.clone(), now);
-        let commit = StepCommit::new(seq, &event, &exec, &step, now)?;
+        let commit = StepCommit::new(row.tenant_id, seq, &event, &exec, before, &step, now)?;
         match self.write(move |c| commit.apply(c, id)).await {
             Ok(()) => {}
             Err(Error::Store(sandflow_store::Error::Conflict(_))) => return Ok(()),

@@ -82,18 +82,17 @@ impl Fixture {
     }
 
     async fn engine(&self, functions: TestFunctions) -> Engine {
+        self.engine_with(functions, Config::default()).await
+    }
+
+    async fn engine_with(&self, functions: TestFunctions, config: Config) -> Engine {
         let store = Store::open(&self.path).unwrap();
         store
             .write(|c| sandflow_store::tenants::create(c, "t", "000000000001", 0).map(|_| ()))
             .ok();
-        Engine::start(
-            store,
-            Arc::new(functions),
-            self.clock.clone(),
-            Config::default(),
-        )
-        .await
-        .unwrap()
+        Engine::start(store, Arc::new(functions), self.clock.clone(), config)
+            .await
+            .unwrap()
     }
 }
 
@@ -478,4 +477,68 @@ async fn express_sync_returns_the_result_and_times_out_at_its_limit() {
         (done.status.as_str(), done.error.as_deref()),
         ("TIMED_OUT", Some("States.Timeout"))
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quotas_refuse_with_aws_errors() {
+    let f = Fixture::new();
+    let mut config = Config::default();
+    config.quotas.max_open_executions = 2;
+    config.quotas.start_burst = 4.0;
+    config.quotas.starts_per_second = 0.001;
+    let engine = f.engine_with(echo(), config).await;
+    let wait =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}});
+    for name in ["a", "b"] {
+        engine
+            .start_execution(request(
+                wait.clone(),
+                name,
+                json!({}),
+                MachineType::Standard,
+            ))
+            .await
+            .unwrap();
+    }
+    let third = engine
+        .start_execution(request(wait.clone(), "c", json!({}), MachineType::Standard))
+        .await;
+    assert!(
+        matches!(third, Err(Error::ExecutionLimitExceeded(_))),
+        "{third:?}"
+    );
+    let pass = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    engine
+        .start_sync_execution(request(pass.clone(), "x", json!({}), MachineType::Express))
+        .await
+        .unwrap();
+    let throttled = engine
+        .start_sync_execution(request(pass, "y", json!({}), MachineType::Express))
+        .await;
+    assert!(
+        matches!(throttled, Err(Error::Throttled)),
+        "the burst of 4 is spent"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_is_metered_for_standard_and_express() {
+    let f = Fixture::new();
+    let engine = f.engine(echo()).await;
+    let def = json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": FN, "Next": "P"},
+        "P": {"Type": "Pass", "End": true}}});
+    let s = engine
+        .start_execution(request(def.clone(), "u", json!({}), MachineType::Standard))
+        .await
+        .unwrap();
+    finish(&engine, &s.execution_arn).await.unwrap();
+    engine
+        .start_sync_execution(request(def, "v", json!({}), MachineType::Express))
+        .await
+        .unwrap();
+    engine.flush_express_usage().await.unwrap();
+    let usage = engine.usage(tenant(), 0).await.unwrap();
+    assert_eq!(usage.len(), 1);
+    assert_eq!((usage[0].transitions, usage[0].task_invocations), (4, 2));
+    assert_eq!(usage[0].day, t0().timestamp_millis() / 86_400_000);
 }

@@ -169,6 +169,16 @@ pub fn list(c: &Connection, tenant_id: i64, f: &ListFilter<'_>) -> Result<Vec<Ex
     Ok(rows)
 }
 
+/// How many of the tenant's executions are running (the open-executions quota).
+pub fn count_open(c: &Connection, tenant_id: i64) -> Result<u64> {
+    let n: i64 = c
+        .prepare_cached(
+            "SELECT count(*) FROM executions WHERE tenant_id = ?1 AND status = 'RUNNING'",
+        )?
+        .query_row([tenant_id], |r| r.get(0))?;
+    Ok(n as u64)
+}
+
 /// Ids of every RUNNING execution (recovery on start).
 pub fn open_ids(c: &Connection) -> Result<Vec<i64>> {
     let mut st = c.prepare("SELECT id FROM executions WHERE status = 'RUNNING' ORDER BY id")?;

@@ -11,6 +11,7 @@ pub mod migrations;
 pub mod tasks;
 pub mod tenants;
 pub mod timers;
+pub mod usage;
 
 pub use db::{Stats, Store};
 pub use rusqlite::Connection;

@@ -164,6 +164,8 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, day)
     ) WITHOUT ROWID;
     "#,
+    // 2: per-tenant open-execution counts for the quota check.
+    "CREATE INDEX executions_by_tenant_status ON executions(tenant_id, status);",
 ];
 
 /// The schema version this build writes.

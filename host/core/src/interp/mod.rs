@@ -259,6 +259,9 @@ pub struct Execution {
     tasks: BTreeMap<TaskId, FiberId>,
     timers: BTreeMap<TimerId, (FiberId, TimerKind)>,
     next_event_id: u64,
+    /// States entered so far (billed transitions).
+    #[serde(default)]
+    transitions: u64,
     next_task: TaskId,
     next_timer: TimerId,
     rng: Rng,
@@ -309,6 +312,7 @@ impl Execution {
             tasks: BTreeMap::new(),
             timers: BTreeMap::new(),
             next_event_id: 1,
+            transitions: 0,
             next_task: 1,
             next_timer: 1,
             rng,
@@ -329,6 +333,11 @@ impl Execution {
 
     pub fn output(&self) -> Option<&Value> {
         self.output.as_ref()
+    }
+
+    /// States entered so far: the state transitions AWS bills.
+    pub fn transitions(&self) -> u64 {
+        self.transitions
     }
 
     pub fn failure(&self) -> Option<&Failure> {
@@ -517,6 +526,7 @@ impl Execution {
     fn enter(&mut self, m: &StateMachine, fid: FiberId) -> Flow {
         let st = self.state(m, fid);
         let now = self.now;
+        self.transitions += 1;
         let entered_prev = self.fiber_ref(fid).prev_event;
         let entered = if self.recording() {
             let details = history::state_entered(&st.name, &self.fiber_ref(fid).input);

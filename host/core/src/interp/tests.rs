@@ -734,3 +734,18 @@ fn a_snapshot_resumes_exactly_where_it_was_taken() {
         assert_eq!(restored.status(), ExecutionStatus::Succeeded);
     }
 }
+
+#[test]
+fn transitions_count_states_entered_including_branches() {
+    let b = |n: &str| Scope {
+        start_at: 0,
+        states: vec![pass(n, None)],
+    };
+    let m = machine(vec![parallel(vec![b("B1"), b("B2")])]);
+    let (exec, _, _) = drive(&m, json!({}), vec![]);
+    assert_eq!(
+        exec.transitions(),
+        3,
+        "the Parallel state and one state per branch"
+    );
+}
