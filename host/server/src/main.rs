@@ -6,6 +6,10 @@ mod cli;
 mod conformance;
 mod mocks;
 
+/// The interpreter and store allocate many small JSON values; mimalloc keeps that cheap.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     cli::main()
 }
