@@ -81,7 +81,6 @@ impl StepCommit {
         step: &Step,
         now: DateTime<Utc>,
     ) -> Result<StepCommit> {
-        let history: Vec<Value> = step.history.iter().map(|e| e.to_json()).collect();
         let status = exec.status();
         let done = status != ExecutionStatus::Running;
         let failure = exec.failure();
@@ -89,7 +88,7 @@ impl StepCommit {
         let mut c = StepCommit {
             seq,
             event: json(event)?,
-            history: json(&history)?,
+            history: json(&step.history)?,
             first_event_id: step.history.first().map_or(0, |e| e.id as i64),
             event_count: step.history.len() as i64,
             snapshot: serde_json::to_vec(exec).map_err(|e| Error::Corrupt(e.to_string()))?,
