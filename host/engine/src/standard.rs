@@ -27,7 +27,7 @@ struct StepCommit {
     history: String,
     first_event_id: i64,
     event_count: i64,
-    snapshot: Vec<u8>,
+    snapshot: Option<Vec<u8>>,
     status: &'static str,
     output: Option<String>,
     error: Option<String>,
@@ -91,7 +91,12 @@ impl StepCommit {
             history: json(&step.history)?,
             first_event_id: step.history.first().map_or(0, |e| e.id as i64),
             event_count: step.history.len() as i64,
-            snapshot: serde_json::to_vec(exec).map_err(|e| Error::Corrupt(e.to_string()))?,
+            // An ended execution is never resumed: no snapshot to write.
+            snapshot: if done {
+                None
+            } else {
+                Some(serde_json::to_vec(exec).map_err(|e| Error::Corrupt(e.to_string()))?)
+            },
             status: status.as_aws(),
             output: match exec.output() {
                 Some(v) => Some(json(v)?),
@@ -166,7 +171,7 @@ impl StepCommit {
                 first_event_id: self.first_event_id,
                 event_count: self.event_count,
                 history: &self.history,
-                snapshot: &self.snapshot,
+                snapshot: self.snapshot.as_deref(),
                 status: self.status,
                 output: self.output.as_deref(),
                 error: self.error.as_deref(),

@@ -51,7 +51,8 @@ pub struct Step<'a> {
     pub event_count: i64,
     /// The AWS history events as a JSON array.
     pub history: &'a str,
-    pub snapshot: &'a [u8],
+    /// The execution state to resume from; `None` once it has ended.
+    pub snapshot: Option<&'a [u8]>,
     pub status: &'a str,
     pub output: Option<&'a str>,
     pub error: Option<&'a str>,
@@ -87,7 +88,13 @@ pub fn insert(c: &Connection, e: &NewExecution<'_>) -> Result<i64> {
         params![e.tenant_id, e.arn, e.state_machine_arn, e.name, e.machine_type, e.definition, e.input, e.start_ms],
     )
     .map_err(|err| unique(err, || format!("execution {}", e.arn)))?;
-    Ok(c.last_insert_rowid())
+    let id = c.last_insert_rowid();
+    c.prepare_cached(
+        "INSERT INTO open_executions (tenant_id, open) VALUES (?1, 1)
+         ON CONFLICT (tenant_id) DO UPDATE SET open = open + 1",
+    )?
+    .execute([e.tenant_id])?;
+    Ok(id)
 }
 
 pub fn get(c: &Connection, tenant_id: i64, arn: &str) -> Result<Option<Execution>> {
@@ -113,12 +120,13 @@ pub fn snapshot(c: &Connection, id: i64) -> Result<Option<(Option<Vec<u8>>, i64)
     )
 }
 
-/// Records a step. Fails with `Conflict` if `step.seq` is not the next one (it was applied
-/// already, or another writer got there first), so a transition is never recorded twice.
+/// Records a step of a RUNNING execution. Fails with `Conflict` if `step.seq` is not the next
+/// one (it was applied already, or another writer got there first) or the execution has ended,
+/// so a transition is never recorded twice.
 pub fn commit_step(c: &Connection, id: i64, step: &Step<'_>) -> Result<()> {
     let n = c.prepare_cached("UPDATE executions SET snapshot = ?3, next_seq = next_seq + 1, status = ?4, output = ?5, error = ?6,
              cause = ?7, stop_ms = ?8
-         WHERE id = ?1 AND next_seq = ?2")?.execute(
+         WHERE id = ?1 AND next_seq = ?2 AND status = 'RUNNING'")?.execute(
         params![id, step.seq, step.snapshot, step.status, step.output, step.error, step.cause, step.stop_ms],
     )?;
     if n == 0 {
@@ -130,6 +138,13 @@ pub fn commit_step(c: &Connection, id: i64, step: &Step<'_>) -> Result<()> {
     c.prepare_cached("INSERT INTO steps (execution_id, seq, event, first_event_id, event_count, history) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?.execute(
         params![id, step.seq, step.event, step.first_event_id, step.event_count, step.history],
     )?;
+    if step.status != "RUNNING" {
+        c.prepare_cached(
+            "UPDATE open_executions SET open = open - 1
+             WHERE tenant_id = (SELECT tenant_id FROM executions WHERE id = ?1)",
+        )?
+        .execute([id])?;
+    }
     Ok(())
 }
 
@@ -171,12 +186,11 @@ pub fn list(c: &Connection, tenant_id: i64, f: &ListFilter<'_>) -> Result<Vec<Ex
 
 /// How many of the tenant's executions are running (the open-executions quota).
 pub fn count_open(c: &Connection, tenant_id: i64) -> Result<u64> {
-    let n: i64 = c
-        .prepare_cached(
-            "SELECT count(*) FROM executions WHERE tenant_id = ?1 AND status = 'RUNNING'",
-        )?
-        .query_row([tenant_id], |r| r.get(0))?;
-    Ok(n as u64)
+    let n: Option<i64> = c
+        .prepare_cached("SELECT open FROM open_executions WHERE tenant_id = ?1")?
+        .query_row([tenant_id], |r| r.get(0))
+        .optional()?;
+    Ok(n.unwrap_or(0).max(0) as u64)
 }
 
 /// Ids of every RUNNING execution (recovery on start).
@@ -268,7 +282,7 @@ mod tests {
             first_event_id: first,
             event_count: count,
             history,
-            snapshot: b"snap",
+            snapshot: Some(b"snap"),
             status: "RUNNING",
             output: None,
             error: None,
@@ -316,6 +330,18 @@ mod tests {
             vec![json!({"id":3}), json!({"id":2})]
         );
         assert!(open_ids(&c).unwrap().is_empty());
+        assert_eq!(
+            count_open(&c, t.id).unwrap(),
+            0,
+            "the finished execution is no longer open"
+        );
+        let mut late = step(2, 4, "[]", 0);
+        late.status = "FAILED";
+        assert!(
+            matches!(commit_step(&c, id, &late), Err(Error::Conflict(_))),
+            "an ended execution takes no steps"
+        );
+        assert_eq!(count_open(&c, t.id).unwrap(), 0);
     }
 
     #[test]
@@ -367,6 +393,13 @@ mod tests {
         .unwrap();
         assert!(running.is_empty());
         assert_eq!(open_ids(&c).unwrap().len(), 4);
+        assert_eq!(
+            (
+                count_open(&c, t.id).unwrap(),
+                count_open(&c, other.id).unwrap()
+            ),
+            (3, 1)
+        );
         assert!(get(&c, other.id, "a").unwrap().is_none());
     }
 }

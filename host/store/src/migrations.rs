@@ -164,8 +164,16 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, day)
     ) WITHOUT ROWID;
     "#,
-    // 2: per-tenant open-execution counts for the quota check.
-    "CREATE INDEX executions_by_tenant_status ON executions(tenant_id, status);",
+    // 2: per-tenant count of RUNNING executions, kept by `executions` (the quota check reads one
+    //    row instead of counting).
+    r#"
+    CREATE TABLE open_executions (
+        tenant_id  INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        open       INTEGER NOT NULL
+    );
+    INSERT INTO open_executions (tenant_id, open)
+        SELECT tenant_id, count(*) FROM executions WHERE status = 'RUNNING' GROUP BY tenant_id;
+    "#,
 ];
 
 /// The schema version this build writes.
