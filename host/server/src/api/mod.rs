@@ -7,6 +7,8 @@ pub mod errors;
 pub mod metrics;
 pub mod params;
 pub mod sfn;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::Arc;
