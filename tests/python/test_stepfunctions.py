@@ -239,3 +239,35 @@ def test_concurrent_starts_do_not_hurt_the_server(sfn):
     assert not errors
     total = sum(len(p["executions"]) for p in sfn.get_paginator("list_executions").paginate(stateMachineArn=arn))
     assert total == 40
+
+
+def test_presigned_query_form(server):
+    """botocore's query-string signer (presigned URL) is accepted; a tampered one is not."""
+    import urllib.error
+    import urllib.request
+
+    from botocore.auth import SigV4QueryAuth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    def send(tamper):
+        r = AWSRequest(
+            method="POST",
+            url=server.url + "/",
+            data=b"{}",
+            headers={"X-Amz-Target": "AWSStepFunctions.ListActivities", "Content-Type": "application/x-amz-json-1.0"},
+        )
+        SigV4QueryAuth(Credentials("test", "test"), "states", "us-east-1", expires=60).add_auth(r)
+        p = r.prepare()
+        url = p.url.replace("X-Amz-Expires=60", "X-Amz-Expires=61") if tamper else p.url
+        body = p.body.encode() if isinstance(p.body, str) else (p.body or b"")
+        req = urllib.request.Request(url, data=body, headers=dict(p.headers), method="POST")
+        try:
+            with urllib.request.urlopen(req) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            return e.code, json.loads(e.read())
+
+    assert send(False)[0] == 200
+    status, body = send(True)
+    assert (status, body["__type"]) == (403, "InvalidSignatureException")
