@@ -75,7 +75,6 @@ fn service_for(path: &str) -> &'static str {
 #[derive(Debug, PartialEq)]
 struct Claim {
     access_key: String,
-    date: String,
     region: String,
     service: String,
     signed_headers: String,
@@ -201,7 +200,6 @@ fn parse_claim(parts: &Parts) -> ApiResult<Claim> {
     }
     Ok(Claim {
         access_key: scope[0].into(),
-        date: scope[1].into(),
         region: scope[2].into(),
         service: scope[3].into(),
         signed_headers,
@@ -372,7 +370,6 @@ pub async fn authenticate(
              Check your AWS Secret Access Key and signing method. Consult the service documentation for details.",
         ));
     }
-    let _ = &claim.date;
     Ok(Caller {
         tenant_id: tenant.id,
         account: tenant.account_id,
