@@ -36,6 +36,58 @@ pub enum Command {
     Conformance(ConformanceArgs),
     /// Measure interpreter throughput (state transitions per second) on standard scenarios.
     Bench(BenchArgs),
+    /// Serve the AWS-compatible API (Step Functions) on a data directory.
+    Serve(ServeArgs),
+    /// Manage the tenants of a data directory (works while a server runs on it).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage access keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Data directory (SQLite database and the key that encrypts stored secrets).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Ensure a development tenant: account 000000000000, access key `test`, secret `test`.
+    #[arg(long)]
+    pub dev: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints {"tenant","accountId","accessKeyId","secretAccessKey"}.
+    Create {
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// List tenants and their access key ids (never secrets).
+    List {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Delete a tenant and everything it owns.
+    Delete {
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Replace a tenant's access keys with a new one; prints it like `tenant create`.
+    Rotate {
+        tenant: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -148,6 +200,19 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Conformance(args) => conformance(&args),
         Command::Bench(args) => bench(&args),
+        Command::Serve(args) => crate::serve::serve(args.listen, &args.data, args.dev),
+        Command::Tenant(TenantCommand::Create { name, data }) => {
+            crate::serve::admin(&crate::serve::Admin::Create(name), &data)
+        }
+        Command::Tenant(TenantCommand::List { data }) => {
+            crate::serve::admin(&crate::serve::Admin::List, &data)
+        }
+        Command::Tenant(TenantCommand::Delete { name, data }) => {
+            crate::serve::admin(&crate::serve::Admin::Delete(name), &data)
+        }
+        Command::Key(KeyCommand::Rotate { tenant, data }) => {
+            crate::serve::admin(&crate::serve::Admin::Rotate(tenant), &data)
+        }
     }
 }
 

@@ -1,10 +1,13 @@
-//! The `sandflow` binary: the command line (`exec`, `validate`, `conformance`); the
-//! AWS-compatible server joins it later.
+//! The `sandflow` binary: the command line (`exec`, `validate`, `conformance`, `bench`), the
+//! AWS-compatible server (`serve`) and the tenant admin commands.
 
+mod api;
 mod aws_json;
 mod cli;
 mod conformance;
 mod mocks;
+mod serve;
+mod tenancy;
 
 /// The interpreter and store allocate many small JSON values; mimalloc keeps that cheap.
 #[global_allocator]

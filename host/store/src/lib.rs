@@ -8,6 +8,7 @@ mod db;
 pub mod executions;
 pub mod machines;
 pub mod migrations;
+pub mod tags;
 pub mod tasks;
 pub mod tenants;
 pub mod timers;

@@ -86,6 +86,25 @@ pub fn delete_keys(c: &Connection, tenant_id: i64) -> Result<usize> {
     )
 }
 
+/// Replaces the sealed secret of an existing key; false when there is no such key.
+pub fn set_secret(c: &Connection, access_key_id: &str, sealed_secret: &[u8]) -> Result<bool> {
+    Ok(c.execute(
+        "UPDATE access_keys SET secret = ?2 WHERE access_key_id = ?1",
+        params![access_key_id, sealed_secret],
+    )? > 0)
+}
+
+/// The tenant's access key ids, oldest first.
+pub fn key_ids(c: &Connection, tenant_id: i64) -> Result<Vec<String>> {
+    let mut st = c.prepare(
+        "SELECT access_key_id FROM access_keys WHERE tenant_id = ?1 ORDER BY created_ms, access_key_id",
+    )?;
+    let rows = st
+        .query_map([tenant_id], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 /// The tenant owning `access_key_id` and the key's sealed secret.
 pub fn by_key(c: &Connection, access_key_id: &str) -> Result<Option<(Tenant, Vec<u8>)>> {
     let row = c
@@ -130,6 +149,10 @@ mod tests {
             "acme"
         );
         assert_eq!(list(&c).unwrap().len(), 1);
+        assert_eq!(key_ids(&c, t.id).unwrap(), ["AKIA1"]);
+        assert!(set_secret(&c, "AKIA1", b"resealed").unwrap());
+        assert_eq!(by_key(&c, "AKIA1").unwrap().unwrap().1, b"resealed");
+        assert!(!set_secret(&c, "nope", b"x").unwrap());
         assert_eq!(delete_keys(&c, t.id).unwrap(), 1);
         assert!(by_key(&c, "AKIA1").unwrap().is_none());
         add_key(&c, t.id, "AKIA2", b"s2", 4).unwrap();
