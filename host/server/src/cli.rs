@@ -78,6 +78,16 @@ pub enum TenantCommand {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
+    /// Print the tenant's metered usage per UTC day (transitions, task invocations, fuel, task
+    /// wall time) and the total.
+    Usage {
+        name: String,
+        /// First day to include (YYYY-MM-DD); default: everything.
+        #[arg(long, value_name = "DATE")]
+        since: Option<chrono::NaiveDate>,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -209,6 +219,10 @@ pub fn main() -> ExitCode {
         }
         Command::Tenant(TenantCommand::Delete { name, data }) => {
             crate::serve::admin(&crate::serve::Admin::Delete(name), &data)
+        }
+        Command::Tenant(TenantCommand::Usage { name, since, data }) => {
+            let since = since.unwrap_or_default();
+            crate::serve::admin(&crate::serve::Admin::Usage(name, since), &data)
         }
         Command::Key(KeyCommand::Rotate { tenant, data }) => {
             crate::serve::admin(&crate::serve::Admin::Rotate(tenant), &data)

@@ -97,6 +97,7 @@ pub enum Admin {
     List,
     Delete(String),
     Rotate(String),
+    Usage(String, chrono::NaiveDate),
 }
 
 pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
@@ -112,6 +113,7 @@ pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
             tenancy::delete(&store, name).map(|()| serde_json::json!({"deleted": name}))
         }
         Admin::Rotate(name) => tenancy::rotate(&store, &sealer, name),
+        Admin::Usage(name, since) => tenancy::usage(&store, name, *since),
     });
     match result {
         Ok(v) => {

@@ -274,6 +274,50 @@ pub fn delete(store: &Store, name: &str) -> Result<()> {
     }
 }
 
+/// The tenant's metered usage per UTC day from `since` (a date) on:
+/// `{"tenant", "days": [{"date", "transitions", "taskInvocations", "fuel", "taskWallMs"}], "total"}`.
+pub fn usage(store: &Store, name: &str, since: chrono::NaiveDate) -> Result<Value> {
+    let since_day = since
+        .signed_duration_since(chrono::NaiveDate::default())
+        .num_days();
+    let owned = name.to_string();
+    let found = store.read(move |c| {
+        let Some(t) = tenants::by_name(c, &owned)? else {
+            return Ok(None);
+        };
+        Ok(Some(sandflow_store::usage::since(c, t.id, since_day)?))
+    })?;
+    let days = found.ok_or_else(|| Error::NoSuchTenant(name.into()))?;
+    let mut total = sandflow_store::usage::Usage::default();
+    let rows: Vec<Value> = days
+        .iter()
+        .map(|u| {
+            total.transitions += u.transitions;
+            total.task_invocations += u.task_invocations;
+            total.fuel += u.fuel;
+            total.task_wall_ms += u.task_wall_ms;
+            let date = chrono::NaiveDate::default() + chrono::TimeDelta::days(u.day);
+            json!({
+                "date": date.to_string(),
+                "transitions": u.transitions,
+                "taskInvocations": u.task_invocations,
+                "fuel": u.fuel,
+                "taskWallMs": u.task_wall_ms,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "tenant": name,
+        "days": rows,
+        "total": {
+            "transitions": total.transitions,
+            "taskInvocations": total.task_invocations,
+            "fuel": total.fuel,
+            "taskWallMs": total.task_wall_ms,
+        },
+    }))
+}
+
 /// Replaces every key of the tenant with a fresh one, in one write.
 pub fn rotate(store: &Store, sealer: &Sealer, name: &str) -> Result<Value> {
     let (key, secret) = new_key_pair();
@@ -306,6 +350,43 @@ mod tests {
         // A second open reads the same key.
         let again = Sealer::open(dir.path()).unwrap();
         assert_eq!(again.unseal("AK", &sealed).unwrap(), "secret");
+    }
+
+    #[test]
+    fn usage_reports_days_and_total() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&db_path(dir.path())).unwrap();
+        let sealer = Sealer::open(dir.path()).unwrap();
+        create(&store, &sealer, "acme").unwrap();
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let day_n = day
+            .signed_duration_since(chrono::NaiveDate::default())
+            .num_days();
+        store
+            .write(move |c| {
+                let t = tenants::by_name(c, "acme")?.unwrap();
+                for (d, n) in [(day_n - 1, 3), (day_n, 5)] {
+                    let u = sandflow_store::usage::Usage {
+                        day: d,
+                        transitions: n,
+                        task_invocations: 1,
+                        ..Default::default()
+                    };
+                    sandflow_store::usage::add(c, t.id, &u)?;
+                }
+                Ok(())
+            })
+            .unwrap();
+        let all = usage(&store, "acme", chrono::NaiveDate::default()).unwrap();
+        assert_eq!(all["total"]["transitions"], 8);
+        assert_eq!(all["days"][1]["date"], "2026-12-01");
+        let recent = usage(&store, "acme", day).unwrap();
+        assert_eq!(recent["days"].as_array().unwrap().len(), 1);
+        assert_eq!(recent["total"]["taskInvocations"], 1);
+        assert!(matches!(
+            usage(&store, "nobody", day),
+            Err(Error::NoSuchTenant(_))
+        ));
     }
 
     #[test]
