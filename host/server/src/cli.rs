@@ -34,6 +34,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run conformance case files and report the cases that differ from AWS.
     Conformance(ConformanceArgs),
+    /// Run, check or benchmark a task's WebAssembly locally.
+    Task(crate::task_cli::TaskArgs),
 }
 
 #[derive(Debug, Args)]
@@ -123,6 +125,7 @@ pub fn main() -> ExitCode {
         Command::Exec(args) => exec(args),
         Command::Validate(args) => validate(&args),
         Command::Conformance(args) => conformance(&args),
+        Command::Task(args) => crate::task_cli::main(args),
     }
 }
 
