@@ -17,7 +17,7 @@ need() {
 stale() {
     local target="$1"; shift
     [[ ! -e "$target" ]] && return 0
-    [[ -n "$(find "$@" -newer "$target" -print -quit)" ]]
+    [[ -n "$(find "$@" -newer "$target" -not -path '*/__pycache__*' -print -quit)" ]]
 }
 
 # --- Rust ---
@@ -41,5 +41,28 @@ if stale "$out/c-wordcount.wasm" "$here/c/wordcount"; then
     "$cc" --target=wasm32-wasi --sysroot=/usr -O2 -Wall -Wextra -Werror -fuse-ld=lld \
         -Wl,--strip-all -o "$out/c-wordcount.wasm" "$here/c/wordcount/wordcount.c"
 fi
+
+# --- Python (componentize-py) ---
+need componentize-py "pip install componentize-py==0.25.1"
+for app in "$here"/python/*/; do
+    name="python-$(basename "$app")"
+    if stale "$out/$name.wasm" "$app" "$here/../sdk/python" "$here/../sdk/wit"; then
+        (cd "$out" && PYTHONDONTWRITEBYTECODE=1 componentize-py -d "$here/../sdk/wit" -w task componentize app \
+            -p "$app" -p "$here/../sdk/python" -o "$out/$name.wasm" >/dev/null)
+    fi
+done
+
+# --- JavaScript (componentize-js) ---
+need node "Node.js"
+js_sdk="$here/../sdk/js"
+[[ -d "$js_sdk/node_modules/@bytecodealliance/componentize-js" ]] ||
+    { echo "build.sh: run npm ci in sdk/js (tests/run-all.sh does)" >&2; exit 1; }
+for src in "$here"/js/*/; do
+    name="js-$(basename "$src")"
+    main="$(find "$src" -maxdepth 1 -name '*.js' | head -1)"
+    if stale "$out/$name.wasm" "$src" "$js_sdk/sandflow.js" "$js_sdk/build.mjs" "$here/../sdk/wit"; then
+        node "$js_sdk/build.mjs" "$main" "$out/$name.wasm"
+    fi
+done
 
 echo "guests built in $out"

@@ -22,3 +22,13 @@ if ((${#debs[@]})); then
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${debs[@]}"
 fi
+
+# Python guests: componentize-py from PyPI (pinned: it fixes the CPython and WASI versions).
+if ! componentize-py --version 2>/dev/null | grep -q "0.25.1"; then
+    python3 -m pip install --quiet componentize-py==0.25.1
+fi
+
+# JavaScript guests: componentize-js from npm, at the version in sdk/js/package-lock.json.
+if [[ ! -d sdk/js/node_modules/@bytecodealliance/componentize-js ]]; then
+    (cd sdk/js && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,6 +1,7 @@
 //! The [`Runtime`]: one wasmtime `Engine` with its limits, the upload path (detect the ABI,
 //! compile once, cache) and the invocation path (fresh `Store` per call).
 
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -112,6 +113,8 @@ struct Inner {
     prepared: Mutex<LruCache<String, Arc<Prepared>>>,
     /// Instantiation slots; exhausting the pool waits here instead of failing.
     slots: Semaphore,
+    /// One upload per sha256 at a time, so concurrent uploads of the same code compile once.
+    uploading: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     shared: Arc<Shared>,
 }
 
@@ -191,6 +194,7 @@ impl Runtime {
                 module_linker,
                 artifacts,
                 prepared: Mutex::new(LruCache::new(cap)),
+                uploading: Mutex::default(),
                 shared,
             }),
         })
@@ -208,6 +212,26 @@ impl Runtime {
         if let Some(p) = self.cached(&sha) {
             return Ok(p.artifact.clone());
         }
+        let lock = {
+            let mut map = self.inner.uploading.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(sha.clone()).or_default().clone()
+        };
+        let result = {
+            let _one_at_a_time = lock.lock().await;
+            self.upload_locked(&sha, wasm).await
+        };
+        let mut map = self.inner.uploading.lock().unwrap_or_else(|p| p.into_inner());
+        if Arc::strong_count(&lock) == 2 {
+            map.remove(&sha);
+        }
+        result
+    }
+
+    async fn upload_locked(&self, sha: &str, wasm: &[u8]) -> Result<Artifact, Error> {
+        if let Some(p) = self.cached(sha) {
+            return Ok(p.artifact.clone());
+        }
+        let sha = sha.to_string();
         if !self.inner.artifacts.contains(&sha) {
             let kind = detect(wasm)?;
             let engine = self.inner.engine.clone();

@@ -7,6 +7,7 @@ mod bin;
 mod conformance;
 mod exec;
 mod guests;
+mod polyglot;
 mod sandbox;
 mod task_cli;
 mod tasks;
