@@ -18,3 +18,21 @@ cargo clippy --workspace --all-targets -- -D warnings
     cargo clippy --quiet --release --target wasm32-wasip2 --workspace \
         --target-dir "${CARGO_TARGET_DIR:-$PWD/../../target}/guests/cargo" -- -D warnings)
 cargo test --workspace
+
+# The boto3/aws-cli suite against the built server (tests/python). Python tools live in a venv
+# that is created once and reinstalled only when requirements.txt changes.
+VENV=tests/python/.venv
+if [ ! -f "$VENV/.installed" ] || ! cmp -s tests/python/requirements.txt "$VENV/.installed"; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+    cp tests/python/requirements.txt "$VENV/.installed"
+fi
+SANDFLOW_BIN=$(cargo build --quiet -p sandflow --message-format=json |
+    "$VENV/bin/python" -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "sandflow":
+        print(m["executable"])')
+export SANDFLOW_BIN
+PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/python" -m pytest -q tests/python

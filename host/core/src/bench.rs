@@ -72,7 +72,8 @@ fn info(input: Value, record_history: bool) -> ExecutionInfo {
     }
 }
 
-/// The standard set: a 10-Pass chain, a Choice-heavy machine, a 1,000-item inline Map.
+/// The standard set: a 10-Pass chain, a Choice-heavy machine, a 1,000-item inline Map, and a
+/// Choice + Pass machine written twice, in JSONPath and in JSONata, to compare the two.
 pub fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
@@ -93,7 +94,69 @@ pub fn scenarios() -> Vec<Scenario> {
             Value::Array((0..1000).map(|i| json!({"i": i})).collect()),
             1001,
         ),
+        Scenario::new(
+            "choice_pass_jsonpath",
+            choice_pass(false),
+            json!({"kind": "x", "n": 7, "flag": true, "seen": 0}),
+            11,
+        ),
+        Scenario::new(
+            "choice_pass_jsonata",
+            choice_pass(true),
+            json!({"kind": "x", "n": 7, "flag": true, "seen": 0}),
+            11,
+        ),
     ]
+}
+
+/// Five rounds of a Choice (three failing rules, then the matching one) and a Pass that rebuilds
+/// its input with one computed field, then Succeed. The JSONPath and JSONata versions compute
+/// the same outputs.
+fn choice_pass(jsonata: bool) -> Value {
+    let mut states = serde_json::Map::new();
+    for i in 0..5 {
+        let next = if i == 4 {
+            "Done".to_string()
+        } else {
+            format!("C{}", i + 1)
+        };
+        let pass = format!("P{i}");
+        let (choice, transform) = if jsonata {
+            (
+                json!({"Type": "Choice", "Choices": [
+                    {"Condition": "{% $states.input.kind = 'never' %}", "Next": "Done"},
+                    {"Condition": "{% $states.input.n > 1000 %}", "Next": "Done"},
+                    {"Condition": "{% $states.input.flag = false and $states.input.n < 0 %}", "Next": "Done"},
+                    {"Condition": "{% $states.input.n = 7 %}", "Next": pass}
+                ], "Default": "Done"}),
+                json!({"Type": "Pass", "Output": {
+                    "kind": "{% $states.input.kind %}", "n": "{% $states.input.n %}",
+                    "flag": "{% $states.input.flag %}", "seen": "{% $states.input.seen + 1 %}"
+                }, "Next": next}),
+            )
+        } else {
+            (
+                json!({"Type": "Choice", "Choices": [
+                    {"Variable": "$.kind", "StringEquals": "never", "Next": "Done"},
+                    {"Variable": "$.n", "NumericGreaterThan": 1000, "Next": "Done"},
+                    {"And": [{"Variable": "$.flag", "BooleanEquals": false}, {"Variable": "$.n", "NumericLessThan": 0}], "Next": "Done"},
+                    {"Variable": "$.n", "NumericEquals": 7, "Next": pass}
+                ], "Default": "Done"}),
+                json!({"Type": "Pass", "Parameters": {
+                    "kind.$": "$.kind", "n.$": "$.n", "flag.$": "$.flag",
+                    "seen.$": "States.MathAdd($.seen, 1)"
+                }, "Next": next}),
+            )
+        };
+        states.insert(format!("C{i}"), choice);
+        states.insert(pass, transform);
+    }
+    states.insert("Done".into(), json!({"Type": "Succeed"}));
+    let mut def = json!({"StartAt": "C0", "States": states});
+    if jsonata {
+        def["QueryLanguage"] = json!("JSONata");
+    }
+    def
 }
 
 fn pass_chain(n: usize) -> Value {
@@ -145,4 +208,30 @@ fn inline_map() -> Value {
             "End": true
         }}
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn output(s: &Scenario) -> Value {
+        let mut exec = Execution::new(info(s.input.clone(), true));
+        let step = exec.apply(&s.machine, Event::Start, DateTime::<Utc>::UNIX_EPOCH);
+        let entered = step
+            .history
+            .iter()
+            .filter(|e| e.event_type.ends_with("StateEntered"))
+            .count() as u64;
+        assert_eq!(entered, s.transitions, "{}", s.name);
+        exec.output().cloned().expect("succeeded")
+    }
+
+    #[test]
+    fn the_jsonpath_and_jsonata_twins_agree() {
+        let all = scenarios();
+        let find = |n: &str| all.iter().find(|s| s.name == n).expect("scenario");
+        let a = output(find("choice_pass_jsonpath"));
+        assert_eq!(a, json!({"kind": "x", "n": 7, "flag": true, "seen": 5}));
+        assert_eq!(output(find("choice_pass_jsonata")), a);
+    }
 }

@@ -4,7 +4,7 @@ use std::fmt;
 
 /// An ASL error: `Error` name (e.g. `States.Runtime`) and `Cause` text. AWS tells an absent cause
 /// (a Fail state without `Cause`) from an empty one (a task timeout: `"Cause": ""`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Failure {
     /// Empty = no error name (a Fail state without `Error`).
     pub error: String,

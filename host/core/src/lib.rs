@@ -6,6 +6,7 @@ pub mod bench;
 pub mod error;
 pub mod expr;
 pub mod interp;
+pub mod jsonata;
 pub mod lambda;
 pub mod model;
 pub mod parse;

@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use crate::expr::{Expr, JsonPath, Template};
+use crate::jsonata::{JsonataExpr, JsonataTemplate, Limits};
 
 /// Index of a state inside its [`Scope`].
 pub type StateId = usize;
@@ -26,6 +27,8 @@ pub struct StateMachine {
     pub timeout_seconds: Option<u64>,
     pub query_language: QueryLanguage,
     pub root: Scope,
+    /// Time and depth bounds of every JSONata evaluation (defaults; the engine may tighten them).
+    pub jsonata_limits: Limits,
 }
 
 /// A set of states with one `StartAt`: the top level, a Parallel branch, or a Map item processor.
@@ -63,19 +66,19 @@ pub struct State {
     pub parameters: Option<Template>,
     /// `ResultSelector` payload template.
     pub result_selector: Option<Template>,
-    /// `Assign` (JSONPath mode: a template whose `.$` keys are evaluated; JSONata: raw, see `jsonata`).
+    /// `Assign` in JSONPath mode: a template whose `.$` keys are evaluated (JSONata: `jsonata`).
     pub assign: Option<Template>,
-    /// JSONata-mode fields, kept raw until the JSONata issue evaluates them.
+    /// JSONata-mode data-flow fields.
     pub jsonata: JsonataFields,
     pub kind: StateKind,
 }
 
-/// Raw JSONata-mode fields (`Arguments`, `Output`, `Assign` ...). Parsed, stored, not yet evaluated.
+/// JSONata-mode `Arguments` (Task, Parallel), `Output` and `Assign`, parsed.
 #[derive(Debug, Clone, Default)]
 pub struct JsonataFields {
-    pub arguments: Option<Value>,
-    pub output: Option<Value>,
-    pub assign: Option<Value>,
+    pub arguments: Option<JsonataTemplate>,
+    pub output: Option<JsonataTemplate>,
+    pub assign: Option<JsonataTemplate>,
 }
 
 #[derive(Debug, Clone)]
@@ -117,8 +120,8 @@ pub struct Pass {
 pub enum NumberSource {
     Literal(f64),
     Path(JsonPath),
-    /// JSONata `{% %}` expression, raw.
-    Jsonata(String),
+    /// JSONata `{% %}` expression.
+    Jsonata(JsonataExpr),
 }
 
 #[derive(Debug, Clone)]
@@ -144,10 +147,10 @@ pub struct Choice {
 pub struct ChoiceRule {
     pub condition: Condition,
     pub next: StateId,
-    /// Rule-level `Assign` (JSONPath: template; JSONata raw in `jsonata_assign`).
+    /// Rule-level `Assign` (JSONPath: template; JSONata in `jsonata_assign`).
     pub assign: Option<Template>,
-    pub jsonata_assign: Option<Value>,
-    pub jsonata_output: Option<Value>,
+    pub jsonata_assign: Option<JsonataTemplate>,
+    pub jsonata_output: Option<JsonataTemplate>,
 }
 
 #[derive(Debug, Clone)]
@@ -161,8 +164,8 @@ pub enum Condition {
         op: CompareOp,
         operand: Operand,
     },
-    /// JSONata `Condition` expression, raw (`{% ... %}` or a literal boolean).
-    Jsonata(Value),
+    /// JSONata `Condition`: a `{% ... %}` expression or a literal boolean.
+    Jsonata(JsonataTemplate),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -206,9 +209,9 @@ pub enum WaitFor {
     Timestamp(String),
     SecondsPath(JsonPath),
     TimestampPath(JsonPath),
-    /// JSONata `Seconds` / `Timestamp` expression, raw.
-    JsonataSeconds(Value),
-    JsonataTimestamp(Value),
+    /// JSONata `Seconds` / `Timestamp` expression.
+    JsonataSeconds(JsonataExpr),
+    JsonataTimestamp(JsonataExpr),
 }
 
 #[derive(Debug, Clone)]
@@ -222,7 +225,7 @@ pub struct Wait {
 pub enum FailField {
     Literal(String),
     Expr(Expr),
-    Jsonata(Value),
+    Jsonata(JsonataExpr),
 }
 
 #[derive(Debug, Clone)]
@@ -254,10 +257,12 @@ pub struct Map {
     /// `ProcessorConfig.ExecutionType` (Distributed only), as written.
     pub execution_type: Option<String>,
     pub items_path: Option<JsonPath>,
-    /// JSONata `Items` (array literal or expression), raw.
-    pub jsonata_items: Option<Value>,
-    /// `ItemSelector`, or the legacy `Parameters` on a Map.
+    /// JSONata `Items` (array literal or expression).
+    pub jsonata_items: Option<JsonataTemplate>,
+    /// `ItemSelector`, or the legacy `Parameters` on a Map (JSONPath).
     pub item_selector: Option<Template>,
+    /// JSONata `ItemSelector`.
+    pub jsonata_item_selector: Option<JsonataTemplate>,
     pub max_concurrency: Option<NumberSource>,
     pub tolerated_failure_percentage: Option<NumberSource>,
     pub tolerated_failure_count: Option<NumberSource>,
@@ -298,6 +303,6 @@ pub struct Catcher {
     /// Absent = `$`; `Some(None)` = `null`.
     pub result_path: Option<Option<JsonPath>>,
     pub assign: Option<Template>,
-    pub jsonata_output: Option<Value>,
-    pub jsonata_assign: Option<Value>,
+    pub jsonata_output: Option<JsonataTemplate>,
+    pub jsonata_assign: Option<JsonataTemplate>,
 }

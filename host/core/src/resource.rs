@@ -10,6 +10,22 @@ pub enum Pattern {
     WaitForTaskToken,
 }
 
+impl Pattern {
+    /// `sendMessage.waitForTaskToken` -> (`sendMessage`, WaitForTaskToken).
+    pub fn split(action: &str) -> (&str, Pattern) {
+        if let Some(a) = action.strip_suffix(".waitForTaskToken") {
+            (a, Pattern::WaitForTaskToken)
+        } else if let Some(a) = action
+            .strip_suffix(".sync:2")
+            .or_else(|| action.strip_suffix(".sync"))
+        {
+            (a, Pattern::Sync)
+        } else {
+            (action, Pattern::RequestResponse)
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Resource<'a> {
     /// `arn:aws:lambda:REGION:ACCOUNT:function:NAME[:QUALIFIER]`
@@ -48,16 +64,7 @@ impl<'a> Resource<'a> {
             ("states", Some(service), Some(action))
                 if parts[3].is_empty() && parts[4].is_empty() =>
             {
-                let (action, pattern) = if let Some(a) = action.strip_suffix(".waitForTaskToken") {
-                    (a, Pattern::WaitForTaskToken)
-                } else if let Some(a) = action
-                    .strip_suffix(".sync:2")
-                    .or_else(|| action.strip_suffix(".sync"))
-                {
-                    (a, Pattern::Sync)
-                } else {
-                    (action, Pattern::RequestResponse)
-                };
+                let (action, pattern) = Pattern::split(action);
                 Resource::Service {
                     service,
                     action,

@@ -2,7 +2,7 @@
 //! execution's start event, so replaying the same events gives the same values.
 
 /// SplitMix64: tiny, fast, and good enough for `States.MathRandom`, `States.UUID` and jitter.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Rng {
     state: u64,
 }

@@ -213,14 +213,22 @@ impl Runtime {
             return Ok(p.artifact.clone());
         }
         let lock = {
-            let mut map = self.inner.uploading.lock().unwrap_or_else(|p| p.into_inner());
+            let mut map = self
+                .inner
+                .uploading
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
             map.entry(sha.clone()).or_default().clone()
         };
         let result = {
             let _one_at_a_time = lock.lock().await;
             self.upload_locked(&sha, wasm).await
         };
-        let mut map = self.inner.uploading.lock().unwrap_or_else(|p| p.into_inner());
+        let mut map = self
+            .inner
+            .uploading
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if Arc::strong_count(&lock) == 2 {
             map.remove(&sha);
         }

@@ -36,6 +36,82 @@ pub enum Command {
     Conformance(ConformanceArgs),
     /// Run, check or benchmark a task's WebAssembly locally.
     Task(crate::task_cli::TaskArgs),
+    /// Measure interpreter throughput (state transitions per second) on standard scenarios.
+    Bench(BenchArgs),
+    /// Serve the AWS-compatible API (Step Functions) on a data directory.
+    Serve(ServeArgs),
+    /// Manage the tenants of a data directory (works while a server runs on it).
+    #[command(subcommand)]
+    Tenant(TenantCommand),
+    /// Manage access keys.
+    #[command(subcommand)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 127.0.0.1:8080.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Data directory (SQLite database and the key that encrypts stored secrets).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Ensure a development tenant: account 000000000000, access key `test`, secret `test`.
+    #[arg(long)]
+    pub dev: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints {"tenant","accountId","accessKeyId","secretAccessKey"}.
+    Create {
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// List tenants and their access key ids (never secrets).
+    List {
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Delete a tenant and everything it owns.
+    Delete {
+        name: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Replace a tenant's access keys with a new one; prints it like `tenant create`.
+    Rotate {
+        tenant: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Seconds to run each interpreter scenario (with and without history).
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    pub seconds: f64,
+    /// Also run the engine benchmarks (durable Standard with fsync, Express sync, recovery) on a
+    /// temporary store under DIR (default: the system temp dir).
+    #[arg(long)]
+    pub engine: bool,
+    #[arg(long, value_name = "DIR", requires = "engine")]
+    pub dir: Option<PathBuf>,
+    /// Executions per engine benchmark.
+    #[arg(long, value_name = "N", default_value_t = 20_000)]
+    pub executions: usize,
+    /// Concurrent clients per engine benchmark.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub concurrency: usize,
+    /// Open executions for the recovery benchmark.
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    pub open: usize,
 }
 
 #[derive(Debug, Args)]
@@ -126,6 +202,93 @@ pub fn main() -> ExitCode {
         Command::Validate(args) => validate(&args),
         Command::Conformance(args) => conformance(&args),
         Command::Task(args) => crate::task_cli::main(args),
+        Command::Bench(args) => bench(&args),
+        Command::Serve(args) => crate::serve::serve(args.listen, &args.data, args.dev),
+        Command::Tenant(TenantCommand::Create { name, data }) => {
+            crate::serve::admin(&crate::serve::Admin::Create(name), &data)
+        }
+        Command::Tenant(TenantCommand::List { data }) => {
+            crate::serve::admin(&crate::serve::Admin::List, &data)
+        }
+        Command::Tenant(TenantCommand::Delete { name, data }) => {
+            crate::serve::admin(&crate::serve::Admin::Delete(name), &data)
+        }
+        Command::Key(KeyCommand::Rotate { tenant, data }) => {
+            crate::serve::admin(&crate::serve::Admin::Rotate(tenant), &data)
+        }
+    }
+}
+
+/// Prints one JSON line per scenario and mode: transitions/s on one thread.
+fn bench(args: &BenchArgs) -> ExitCode {
+    let budget = Duration::from_secs_f64(args.seconds.max(0.01));
+    for s in sandflow_core::bench::scenarios() {
+        for history in [false, true] {
+            let rate = s.measure(history, budget);
+            let line = serde_json::json!({
+                "scenario": s.name,
+                "history": history,
+                "transitions_per_second": rate.round(),
+            });
+            println!("{line}");
+        }
+    }
+    if args.engine {
+        return engine_bench(args);
+    }
+    ExitCode::SUCCESS
+}
+
+/// The engine benchmarks, one JSON line each, on a fresh store per benchmark.
+fn engine_bench(args: &BenchArgs) -> ExitCode {
+    use sandflow_engine::bench;
+    let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    let result: Result<(), String> = runtime.block_on(async {
+        let fresh = || {
+            tempfile::tempdir_in(&parent)
+                .map_err(|e| format!("cannot create a store under {}: {e}", parent.display()))
+        };
+        let (n, c) = (args.executions, args.concurrency);
+        let runs = [
+            bench::standard_pass_chain(fresh()?.path(), n, c).await,
+            bench::standard_task(fresh()?.path(), n / 4, c).await,
+            bench::express_sync(fresh()?.path(), n, c).await,
+        ];
+        for r in runs {
+            let r = r.map_err(|e| e.to_string())?;
+            let line = serde_json::json!({
+                "scenario": r.name,
+                "executions": r.executions,
+                "seconds": (r.seconds * 1000.0).round() / 1000.0,
+                "executions_per_second": r.executions_per_second.round(),
+                "transitions_per_second": r.transitions_per_second.round(),
+                "writes_per_commit": (r.writes_per_commit * 10.0).round() / 10.0,
+            });
+            println!("{line}");
+        }
+        let dir = fresh()?;
+        let r = bench::recovery(dir.path(), args.open)
+            .await
+            .map_err(|e| e.to_string())?;
+        let line = serde_json::json!({
+            "scenario": "recovery",
+            "open_executions": r.open_executions,
+            "restart_ms": r.restart.as_secs_f64() * 1000.0,
+            "bytes_per_waiting_execution": r.bytes_per_waiting_execution.round(),
+        });
+        println!("{line}");
+        Ok(())
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bench: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

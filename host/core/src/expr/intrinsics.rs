@@ -506,25 +506,14 @@ pub(crate) fn eval_call(call: &Call, env: &mut Env<'_>, field: &str) -> Result<V
             };
             check_len(f, &data)?;
             let alg = str_arg(f, &args[1], "algorithm")?;
-            let bytes = data.as_bytes();
-            let digest: Vec<u8> = match alg {
-                "MD5" => Md5::digest(bytes).to_vec(),
-                "SHA-1" => Sha1::digest(bytes).to_vec(),
-                "SHA-256" => Sha256::digest(bytes).to_vec(),
-                "SHA-384" => Sha384::digest(bytes).to_vec(),
-                "SHA-512" => Sha512::digest(bytes).to_vec(),
-                other => {
-                    return Err(fail(
-                        f,
-                        format!(
-                            "the hash algorithm '{other}' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"
-                        ),
-                    ));
-                }
-            };
-            Ok(Value::String(
-                digest.iter().map(|b| format!("{b:02x}")).collect(),
-            ))
+            hex_digest(alg, data.as_bytes()).map(Value::String).ok_or_else(|| {
+                fail(
+                    f,
+                    format!(
+                        "the hash algorithm '{alg}' is not supported; use one of MD5, SHA-1, SHA-256, SHA-384, SHA-512"
+                    ),
+                )
+            })
         }
         Func::JsonMerge => {
             let (Value::Object(a), Value::Object(b)) = (&args[0], &args[1]) else {
@@ -605,6 +594,21 @@ pub(crate) fn eval_call(call: &Call, env: &mut Env<'_>, field: &str) -> Result<V
         }
         Func::Uuid => Ok(Value::String(env.rng.uuid_v4())),
     }
+}
+
+/// Lowercase hex digest of `bytes` with one of the algorithms Step Functions names (`MD5`,
+/// `SHA-1`, `SHA-256`, `SHA-384`, `SHA-512`); `None` for any other name. Shared by
+/// `States.Hash` and JSONata's `$hash`.
+pub fn hex_digest(algorithm: &str, bytes: &[u8]) -> Option<String> {
+    let digest: Vec<u8> = match algorithm {
+        "MD5" => Md5::digest(bytes).to_vec(),
+        "SHA-1" => Sha1::digest(bytes).to_vec(),
+        "SHA-256" => Sha256::digest(bytes).to_vec(),
+        "SHA-384" => Sha384::digest(bytes).to_vec(),
+        "SHA-512" => Sha512::digest(bytes).to_vec(),
+        _ => return None,
+    };
+    Some(digest.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 fn check_len(f: Func, s: &str) -> Result<(), Failure> {

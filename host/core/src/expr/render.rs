@@ -142,10 +142,119 @@ fn write_java(v: &Value, out: &mut String) {
     }
 }
 
+/// JSON text as Python's `json.dumps` writes it with default settings, which is how the Python
+/// Lambda runtime serialises results and error payloads: `", "` and `": "` separators,
+/// non-ASCII escaped as `\uXXXX`, floats in `repr` form (`1e+16`, `0.0`).
+pub fn python_json(v: &Value) -> String {
+    let mut out = String::new();
+    write_python_json(v, &mut out);
+    out
+}
+
+fn write_python_json(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("null"),
+        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => out.push_str(&python_float(f)),
+            _ => out.push_str(&n.to_string()),
+        },
+        Value::String(s) => write_python_string(s, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_python_json(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, item)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_python_string(k, out);
+                out.push_str(": ");
+                write_python_json(item, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_python_string(s: &str, out: &mut String) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            ' '..='~' => out.push(c),
+            _ => {
+                let mut units = [0u16; 2];
+                for unit in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{unit:04x}"));
+                }
+            }
+        }
+    }
+    out.push('"');
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, positional for exponents -4..16.
+fn python_float(f: f64) -> String {
+    if !f.is_finite() {
+        return if f.is_nan() {
+            "NaN".into()
+        } else if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        };
+    }
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..16).contains(&exp) {
+        let s = f.to_string();
+        if s.contains('.') { s } else { format!("{s}.0") }
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mantissa}e{sign}{:02}", exp.abs())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn python_json_dumps() {
+        let v = json!({"a": [1, 2.5, true, null], "b": {"c": "x\"\u{1}é😀"}, "d": {}, "e": []});
+        assert_eq!(
+            python_json(&v),
+            r#"{"a": [1, 2.5, true, null], "b": {"c": "x\"\u0001\u00e9\ud83d\ude00"}, "d": {}, "e": []}"#
+        );
+    }
+
+    #[test]
+    fn python_floats() {
+        assert_eq!(python_json(&json!(1.0)), "1.0");
+        assert_eq!(python_json(&json!(0.0001)), "0.0001");
+        assert_eq!(python_json(&json!(0.00001)), "1e-05");
+        assert_eq!(python_json(&json!(1e16)), "1e+16");
+        assert_eq!(python_json(&json!(1.5e16)), "1.5e+16");
+        assert_eq!(python_json(&json!(123456789012345.6)), "123456789012345.6");
+        assert_eq!(python_json(&json!(-2.5)), "-2.5");
+    }
 
     #[test]
     fn doubles_like_java() {

@@ -1,5 +1,6 @@
 //! Choice rules (JSONPath mode): comparisons, type tests, `StringMatches`, And/Or/Not.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use chrono::{DateTime, FixedOffset};
@@ -34,25 +35,19 @@ pub fn evaluate(cond: &Condition, env: &mut Env<'_>) -> Result<bool, Failure> {
             op,
             operand,
         } => {
-            let value = variable.select(env).ok();
+            let value = variable.select_borrowed(env).ok();
             if *op == CompareOp::IsPresent {
                 let want = operand_bool(operand);
                 return Ok(value.is_some() == want);
             }
             let Some(value) = value else {
-                return Err(Failure::runtime(format!(
-                    "Invalid path '{}': The choice state's condition path references an invalid value.",
-                    variable.as_str()
-                )));
+                return Err(invalid_condition_path(variable.as_str()));
             };
             let rhs = match operand {
-                Operand::Literal(v) => v.clone(),
-                Operand::Path(p) => p.select(env).map_err(|_| {
-                    Failure::runtime(format!(
-                        "Invalid path '{}': The choice state's condition path references an invalid value.",
-                        p.as_str()
-                    ))
-                })?,
+                Operand::Literal(v) => Cow::Borrowed(v),
+                Operand::Path(p) => p
+                    .select_borrowed(env)
+                    .map_err(|_| invalid_condition_path(p.as_str()))?,
             };
             Ok(compare(*op, &value, &rhs))
         }
@@ -61,6 +56,12 @@ pub fn evaluate(cond: &Condition, env: &mut Env<'_>) -> Result<bool, Failure> {
             "JSONata Choice conditions are not supported yet",
         )),
     }
+}
+
+fn invalid_condition_path(path: &str) -> Failure {
+    Failure::runtime(format!(
+        "Invalid path '{path}': The choice state's condition path references an invalid value."
+    ))
 }
 
 fn operand_bool(op: &Operand) -> bool {

@@ -15,6 +15,25 @@ pub struct HistoryEvent {
     pub details: Option<(&'static str, Value)>,
 }
 
+/// Serializes straight to AWS's JSON shape (what the store writes), without building a `Value`.
+impl serde::Serialize for HistoryEvent {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut m = s.serialize_map(Some(4 + usize::from(self.details.is_some())))?;
+        m.serialize_entry(
+            "timestamp",
+            &self.timestamp.to_rfc3339_opts(SecondsFormat::Millis, true),
+        )?;
+        m.serialize_entry("type", self.event_type)?;
+        m.serialize_entry("id", &self.id)?;
+        m.serialize_entry("previousEventId", &self.previous_event_id)?;
+        if let Some((k, v)) = &self.details {
+            m.serialize_entry(k, v)?;
+        }
+        m.end()
+    }
+}
+
 impl HistoryEvent {
     /// The AWS JSON shape: `{"timestamp","type","id","previousEventId","<kind>EventDetails"}`.
     pub fn to_json(&self) -> Value {
@@ -115,6 +134,8 @@ mod tests {
         assert_eq!(j["timestamp"], "1970-01-01T00:00:00.000Z");
         assert_eq!(j["stateEnteredEventDetails"]["input"], "{\"x\":1}");
         assert_eq!(j["stateEnteredEventDetails"]["name"], "A");
+        let text: Value = serde_json::from_str(&serde_json::to_string(&e).unwrap()).unwrap();
+        assert_eq!(text, j, "direct serialization matches to_json");
     }
 
     #[test]

@@ -9,11 +9,13 @@ mod choice;
 mod dataflow;
 mod errors;
 pub mod history;
+mod jsonata;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 use chrono::{DateTime, SecondsFormat, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::error::{Failure, names};
@@ -32,7 +34,7 @@ pub type TaskId = u64;
 pub type TimerId = u64;
 type FiberId = usize;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ExecutionStatus {
     Running,
     Succeeded,
@@ -55,7 +57,7 @@ impl ExecutionStatus {
 }
 
 /// Fixed facts about one execution, known when it starts.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExecutionInfo {
     pub execution_arn: String,
     pub execution_name: String,
@@ -75,7 +77,7 @@ pub struct ExecutionInfo {
 }
 
 /// Inputs to the interpreter. The engine stores these; replaying them rebuilds the state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     Start,
     /// An activity worker picked the task up.
@@ -109,7 +111,7 @@ pub enum Event {
 }
 
 /// One Task invocation for the engine to run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskCall {
     pub task: TaskId,
     pub state_name: String,
@@ -121,7 +123,7 @@ pub struct TaskCall {
     pub heartbeat_seconds: Option<u64>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Action {
     ScheduleTask(TaskCall),
     CancelTask {
@@ -146,7 +148,7 @@ pub struct Step {
 }
 
 /// Workflow variables of one scope; inner scopes read outer ones through `outer`.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 struct VarScope {
     own: BTreeMap<String, Value>,
     outer: Option<Arc<VarScope>>,
@@ -160,7 +162,7 @@ impl Vars for VarScope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 enum TimerKind {
     Wait,
     Retry,
@@ -170,7 +172,7 @@ enum TimerKind {
 }
 
 /// How history names a task's resource.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum TaskFamily {
     Lambda,
     Activity,
@@ -180,7 +182,7 @@ enum TaskFamily {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct TaskWait {
     task: TaskId,
     family: TaskFamily,
@@ -188,7 +190,7 @@ struct TaskWait {
     heartbeat: Option<(u64, TimerId)>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Children {
     is_map: bool,
     /// The Parallel/Map state's name, for iteration events.
@@ -207,7 +209,7 @@ struct Children {
     effective_input: Value,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 enum Wait {
     Ready,
     Task(TaskWait),
@@ -215,7 +217,7 @@ enum Wait {
     Children(Box<Children>),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Fiber {
     /// Path from the top scope: (Parallel/Map state, branch index) pairs.
     scope: Arc<[(StateId, usize)]>,
@@ -224,6 +226,9 @@ struct Fiber {
     input: Value,
     parent: Option<(FiberId, usize)>,
     entered_event: u64,
+    /// The event the `StateEntered` event followed (AWS chains some evaluation failures to it).
+    #[serde(default)]
+    entered_prev: u64,
     prev_event: u64,
     entered_time: DateTime<Utc>,
     retry_counts: Vec<u32>,
@@ -244,7 +249,7 @@ enum Flow {
 }
 
 /// The whole state of one execution.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Execution {
     info: ExecutionInfo,
     status: ExecutionStatus,
@@ -254,12 +259,21 @@ pub struct Execution {
     tasks: BTreeMap<TaskId, FiberId>,
     timers: BTreeMap<TimerId, (FiberId, TimerKind)>,
     next_event_id: u64,
+    /// States entered so far (billed transitions).
+    #[serde(default)]
+    transitions: u64,
     next_task: TaskId,
     next_timer: TimerId,
     rng: Rng,
+    /// Transient: empty between `apply` calls.
+    #[serde(skip)]
     ready: VecDeque<(FiberId, Option<Flow>)>,
+    #[serde(skip)]
     out: Step,
     now: DateTime<Utc>,
+    /// The machine's JSONata evaluation bounds, copied at start.
+    #[serde(default)]
+    jsonata_limits: crate::jsonata::Limits,
 }
 
 fn scope_at<'m>(m: &'m StateMachine, path: &[(StateId, usize)]) -> &'m Scope {
@@ -298,12 +312,14 @@ impl Execution {
             tasks: BTreeMap::new(),
             timers: BTreeMap::new(),
             next_event_id: 1,
+            transitions: 0,
             next_task: 1,
             next_timer: 1,
             rng,
             ready: VecDeque::new(),
             out: Step::default(),
             now,
+            jsonata_limits: Default::default(),
         }
     }
 
@@ -317,6 +333,11 @@ impl Execution {
 
     pub fn output(&self) -> Option<&Value> {
         self.output.as_ref()
+    }
+
+    /// States entered so far: the state transitions AWS bills.
+    pub fn transitions(&self) -> u64 {
+        self.transitions
     }
 
     pub fn failure(&self) -> Option<&Failure> {
@@ -405,6 +426,7 @@ impl Execution {
         if !self.fibers.is_empty() {
             return;
         }
+        self.jsonata_limits = m.jsonata_limits;
         let input = self.info.input.clone();
         if self.recording() {
             let details = json!({
@@ -424,6 +446,7 @@ impl Execution {
             input,
             parent: None,
             entered_event: 0,
+            entered_prev: 0,
             prev_event: 0,
             entered_time: self.now,
             retry_counts: Vec::new(),
@@ -503,6 +526,8 @@ impl Execution {
     fn enter(&mut self, m: &StateMachine, fid: FiberId) -> Flow {
         let st = self.state(m, fid);
         let now = self.now;
+        self.transitions += 1;
+        let entered_prev = self.fiber_ref(fid).prev_event;
         let entered = if self.recording() {
             let details = history::state_entered(&st.name, &self.fiber_ref(fid).input);
             self.emit(
@@ -515,26 +540,23 @@ impl Execution {
         };
         let f = self.fiber(fid);
         f.entered_event = entered;
+        f.entered_prev = entered_prev;
         f.entered_time = now;
         f.retry_counts.clear();
         f.retry_total = 0;
-        if st.query_language == QueryLanguage::Jsonata {
-            return Flow::Failed(self.state_error(
-                st,
-                fid,
-                Failure::new(
-                    names::QUERY_EVALUATION_ERROR,
-                    "JSONata states are not supported yet",
-                ),
-            ));
-        }
         self.execute(m, fid)
     }
 
     /// The work of the current state, after `StateEntered` (and again on each retry).
     fn execute(&mut self, m: &StateMachine, fid: FiberId) -> Flow {
         let st = self.state(m, fid);
+        let jsonata = st.query_language == QueryLanguage::Jsonata;
         let result = match &st.kind {
+            StateKind::Pass(_) | StateKind::Succeed | StateKind::Fail(_) | StateKind::Choice(_)
+                if jsonata =>
+            {
+                self.run_jsonata_state(st, fid)
+            }
             StateKind::Pass(p) => self
                 .run_pass(st, fid, p.result.as_ref())
                 .map(|out| next_of(&p.transition, out)),
@@ -547,7 +569,18 @@ impl Execution {
             StateKind::Choice(_) => self.run_choice(st, fid),
             StateKind::Wait(w) => self.run_wait(st, fid, &w.wait),
             StateKind::Task(_) => self.run_task(st, fid),
-            StateKind::Parallel(_) | StateKind::Map(_) => self.run_children(m, st, fid),
+            StateKind::Parallel(_) | StateKind::Map(_) => {
+                let r = self.run_children(m, st, fid);
+                // AWS closes a Map/Parallel whose JSONata fields failed before it started.
+                if jsonata && matches!(&r, Err(f) if f.error == names::QUERY_EVALUATION_ERROR) {
+                    let ty = match st.kind {
+                        StateKind::Map(_) => "MapStateFailed",
+                        _ => "ParallelStateFailed",
+                    };
+                    self.emit(Some(fid), ty, || None);
+                }
+                r
+            }
         };
         self.flow_or_fail(st, fid, result)
     }
@@ -722,23 +755,28 @@ impl Execution {
         input: &Value,
     ) -> Result<(), Failure> {
         let Some(t) = t else { return Ok(()) };
-        let values = self.eval_template(st, fid, t, input, None, None)?;
-        if let Value::Object(vals) = values {
-            let recording = self.recording();
-            let f = self.fiber(fid);
-            if recording && !vals.is_empty() {
-                let shown = vals
-                    .iter()
-                    .map(|(k, v)| (k.clone(), Value::String(history::json_text(v))))
-                    .collect();
-                f.assigned = Some(shown);
-            }
-            let vars = Arc::make_mut(&mut f.vars);
-            for (k, v) in vals {
-                vars.own.insert(k, v);
-            }
+        if let Value::Object(vals) = self.eval_template(st, fid, t, input, None, None)? {
+            self.store_vars(fid, vals);
         }
         Ok(())
+    }
+
+    /// Sets the variables a state assigned (visible from the next state on) and records them
+    /// for its `StateExited` event.
+    fn store_vars(&mut self, fid: FiberId, vals: Map<String, Value>) {
+        let recording = self.recording();
+        let f = self.fiber(fid);
+        if recording && !vals.is_empty() {
+            let shown = vals
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(history::json_text(v))))
+                .collect();
+            f.assigned = Some(shown);
+        }
+        let vars = Arc::make_mut(&mut f.vars);
+        for (k, v) in vals {
+            vars.own.insert(k, v);
+        }
     }
 
     /// ResultSelector → ResultPath → OutputPath, then `StateExited`.
@@ -749,6 +787,9 @@ impl Execution {
         result: Value,
         transition: &Transition,
     ) -> Result<Flow, Failure> {
+        if st.query_language == QueryLanguage::Jsonata {
+            return self.jsonata_finish(st, fid, result, transition);
+        }
         let result = match &st.result_selector {
             Some(t) => self.eval_template(st, fid, t, &result, None, None)?,
             None => result,
@@ -889,12 +930,7 @@ impl Execution {
             Some(i) => (c.choices[i].next, c.choices[i].assign.as_ref()),
             None => match c.default {
                 Some(d) => (d, st.assign.as_ref()),
-                None => {
-                    return Err(Failure::runtime(format!(
-                        "No Choice rule matched and no Default was set in the state '{}'.",
-                        st.name
-                    )));
-                }
+                None => return Err(no_choice_matched(st)),
             },
         };
         self.assign(st, fid, assign, &eff)?;
@@ -943,11 +979,17 @@ impl Execution {
                     ))
                 })?
             }
-            WaitFor::JsonataSeconds(_) | WaitFor::JsonataTimestamp(_) => {
-                return Err(Failure::new(names::QUERY_EVALUATION_ERROR, "JSONata is not supported yet"));
-            }
+            WaitFor::JsonataSeconds(e) => self.jsonata_wait_seconds(st, fid, e)?,
+            WaitFor::JsonataTimestamp(e) => self.jsonata_wait_timestamp(st, fid, e)?,
         };
-        self.assign(st, fid, st.assign.as_ref(), &eff)?;
+        // JSONata's Output is computed now, with the variables of state entry, and shown when the
+        // wait ends.
+        let eff = if st.query_language == QueryLanguage::Jsonata {
+            self.jsonata_output_assign(st, fid, &jsonata::Phase::default(), None, eff)?
+        } else {
+            self.assign(st, fid, st.assign.as_ref(), &eff)?;
+            eff
+        };
         let timer = self.start_timer(fid, TimerKind::Wait, seconds);
         let f = self.fiber(fid);
         f.input = eff;
@@ -1000,10 +1042,7 @@ impl Execution {
                     ))),
                 }
             }
-            NumberSource::Jsonata(_) => Err(Failure::new(
-                names::QUERY_EVALUATION_ERROR,
-                "JSONata is not supported yet",
-            )),
+            NumberSource::Jsonata(e) => self.jsonata_number(st, fid, e, field),
         }
     }
 
@@ -1023,9 +1062,10 @@ impl Execution {
             }
         ) || matches!(parsed, Resource::Activity { .. });
         let token = needs_token.then(|| self.rng.uuid_v4());
-        let input = match &st.parameters {
-            Some(p) => self.eval_template(st, fid, p, &eff, token.as_deref(), None)?,
-            None => eff.clone(),
+        let input = match (&st.parameters, &st.jsonata.arguments) {
+            (Some(p), _) => self.eval_template(st, fid, p, &eff, token.as_deref(), None)?,
+            (None, Some(a)) => self.jsonata_arguments(st, fid, a, token.as_deref())?,
+            (None, None) => eff.clone(),
         };
         let timeout = match &t.timeout {
             Some(n) => Some(self.number(st, fid, n, &eff, "TimeoutSeconds")?.max(0.0) as u64),
@@ -1228,54 +1268,46 @@ impl Execution {
             self.emit(Some(fid), "", || None);
             return;
         }
-        let timed_out = matches!(outcome, Err(f) if f.error == names::TIMEOUT || f.error == names::HEARTBEAT_TIMEOUT);
-        let (ty, key, mut d) = match (family, outcome) {
-            (TaskFamily::Lambda, Ok(v)) => (
-                "LambdaFunctionSucceeded",
-                "lambdaFunctionSucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Lambda, Err(f)) if timed_out => (
-                "LambdaFunctionTimedOut",
-                "lambdaFunctionTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Lambda, Err(f)) => (
-                "LambdaFunctionFailed",
-                "lambdaFunctionFailedEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Activity, Ok(v)) => (
-                "ActivitySucceeded",
-                "activitySucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Activity, Err(f)) if timed_out => (
-                "ActivityTimedOut",
-                "activityTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Activity, Err(f)) => (
-                "ActivityFailed",
-                "activityFailedEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Service { .. }, Ok(v)) => (
-                "TaskSucceeded",
-                "taskSucceededEventDetails",
-                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
-            ),
-            (TaskFamily::Service { .. }, Err(f)) if timed_out => (
-                "TaskTimedOut",
-                "taskTimedOutEventDetails",
-                history::failure_details(f),
-            ),
-            (TaskFamily::Service { .. }, Err(f)) => (
-                "TaskFailed",
-                "taskFailedEventDetails",
-                history::failure_details(f),
-            ),
+        // [family][outcome]: event type and details key.
+        const NAMES: [[(&str, &str); 3]; 3] = [
+            [
+                (
+                    "LambdaFunctionSucceeded",
+                    "lambdaFunctionSucceededEventDetails",
+                ),
+                ("LambdaFunctionFailed", "lambdaFunctionFailedEventDetails"),
+                (
+                    "LambdaFunctionTimedOut",
+                    "lambdaFunctionTimedOutEventDetails",
+                ),
+            ],
+            [
+                ("ActivitySucceeded", "activitySucceededEventDetails"),
+                ("ActivityFailed", "activityFailedEventDetails"),
+                ("ActivityTimedOut", "activityTimedOutEventDetails"),
+            ],
+            [
+                ("TaskSucceeded", "taskSucceededEventDetails"),
+                ("TaskFailed", "taskFailedEventDetails"),
+                ("TaskTimedOut", "taskTimedOutEventDetails"),
+            ],
+        ];
+        let row = match family {
+            TaskFamily::Lambda => 0,
+            TaskFamily::Activity => 1,
+            TaskFamily::Service { .. } => 2,
         };
+        let (col, mut d) = match outcome {
+            Ok(v) => (
+                0,
+                json!({"output": history::json_text(v), "outputDetails": {"truncated": false}}),
+            ),
+            Err(f) if f.error == names::TIMEOUT || f.error == names::HEARTBEAT_TIMEOUT => {
+                (2, history::failure_details(f))
+            }
+            Err(f) => (1, history::failure_details(f)),
+        };
+        let (ty, key) = NAMES[row][col];
         if let (
             TaskFamily::Service {
                 resource_type,
@@ -1304,9 +1336,10 @@ impl Execution {
         let mut scope: Vec<(StateId, usize)> = fiber.scope.to_vec();
         let children = match &st.kind {
             StateKind::Parallel(p) => {
-                let input = match &st.parameters {
-                    Some(t) => self.eval_template(st, fid, t, &eff, None, None)?,
-                    None => eff.clone(),
+                let input = match (&st.parameters, &st.jsonata.arguments) {
+                    (Some(t), _) => self.eval_template(st, fid, t, &eff, None, None)?,
+                    (None, Some(a)) => self.jsonata_arguments(st, fid, a, None)?,
+                    (None, None) => eff.clone(),
                 };
                 self.emit(Some(fid), "ParallelStateStarted", || None);
                 let n = p.branches.len();
@@ -1342,15 +1375,27 @@ impl Execution {
                         "ItemReader, ItemBatcher and ResultWriter (Distributed Map) are not supported yet.",
                     ));
                 }
-                let items_value = match &map.items_path {
-                    Some(p) => self.read_path(st, fid, p, &eff)?,
-                    None => eff.clone(),
+                let items_value = match (&map.items_path, &map.jsonata_items) {
+                    (Some(p), _) => self.read_path(st, fid, p, &eff)?,
+                    (None, Some(t)) => self.jsonata_items(st, fid, t)?,
+                    (None, None) => eff.clone(),
                 };
                 let Value::Array(items) = items_value else {
-                    return Err(Failure::runtime(format!(
+                    let cause = format!(
                         "Map state input must be an array but was: {}",
                         history::json_text(&items_value)
-                    )));
+                    );
+                    return Err(match st.query_language {
+                        QueryLanguage::JsonPath => Failure::runtime(cause),
+                        QueryLanguage::Jsonata => self.query_failed(
+                            st,
+                            fid,
+                            crate::jsonata::QueryError {
+                                location: None,
+                                cause,
+                            },
+                        ),
+                    });
                 };
                 let max_concurrency = match &map.max_concurrency {
                     Some(n) => self.number(st, fid, n, &eff, "MaxConcurrency")?,
@@ -1384,9 +1429,8 @@ impl Execution {
                     None => None,
                 };
                 let n = items.len();
-                let d = json!({"length": n});
                 self.emit(Some(fid), "MapStateStarted", || {
-                    Some(("mapStateStartedEventDetails", d))
+                    Some(("mapStateStartedEventDetails", json!({"length": n})))
                 });
                 Children {
                     is_map: true,
@@ -1435,6 +1479,7 @@ impl Execution {
             input,
             parent: Some((parent, index)),
             entered_event: 0,
+            entered_prev: prev,
             prev_event: prev,
             entered_time: self.now,
             retry_counts: Vec::new(),
@@ -1453,32 +1498,43 @@ impl Execution {
         let StateKind::Map(map) = &st.kind else {
             return Ok(());
         };
+        let mut scope = self.fiber_ref(fid).scope.to_vec();
+        scope.push((self.fiber_ref(fid).state, 0));
+        let scope: Arc<[(StateId, usize)]> = Arc::from(scope);
         loop {
-            let Wait::Children(c) = &self.fiber_ref(fid).wait else {
+            let Wait::Children(c) = &mut self.fiber(fid).wait else {
                 return Ok(());
             };
-            if !c.is_map || c.next_index >= c.items.len() {
-                return Ok(());
-            }
-            if c.max_concurrency > 0 && c.running.len() >= c.max_concurrency {
+            let full = c.max_concurrency > 0 && c.running.len() >= c.max_concurrency;
+            if !c.is_map || c.next_index >= c.items.len() || full {
                 return Ok(());
             }
             let index = c.next_index;
-            let item = c.items[index].clone();
-            let eff = c.effective_input.clone();
-            let input = match &map.item_selector {
-                Some(t) => self.eval_template(st, fid, t, &eff, None, Some((index, &item)))?,
-                None => item,
+            c.next_index += 1;
+            // Items are moved out as they start: copying them (or the whole input) per
+            // iteration would make a large Map quadratic.
+            let item = std::mem::take(&mut c.items[index]);
+            let input = match (&map.item_selector, &map.jsonata_item_selector) {
+                (Some(t), _) => {
+                    let eff = std::mem::take(&mut c.effective_input);
+                    let r = self.eval_template(st, fid, t, &eff, None, Some((index, &item)));
+                    if let Wait::Children(c) = &mut self.fiber(fid).wait {
+                        c.effective_input = eff;
+                    }
+                    r?
+                }
+                // JSONata reads the Map's raw input from the fiber, not `effective_input`.
+                (None, Some(t)) => self.jsonata_item_selector(st, fid, t, index, &item)?,
+                (None, None) => item,
             };
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(fid), "MapIterationStarted", || {
-                Some(("mapIterationStartedEventDetails", d))
+                Some((
+                    "mapIterationStartedEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
-            let mut scope = self.fiber_ref(fid).scope.to_vec();
-            scope.push((self.fiber_ref(fid).state, 0));
-            let child = self.spawn(fid, index, Arc::from(scope), map.processor.start_at, input);
+            let child = self.spawn(fid, index, scope.clone(), map.processor.start_at, input);
             if let Wait::Children(c) = &mut self.fiber(fid).wait {
-                c.next_index += 1;
                 c.running.insert(index, child);
             }
         }
@@ -1508,9 +1564,11 @@ impl Execution {
             return;
         };
         if is_map {
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(parent), "MapIterationSucceeded", || {
-                Some(("mapIterationSucceededEventDetails", d))
+                Some((
+                    "mapIterationSucceededEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
         }
         self.child_progress(m, parent);
@@ -1579,9 +1637,11 @@ impl Execution {
                 .tolerated_percentage
                 .is_some_and(|p| (c.failures as f64) * 100.0 / total <= p);
             let tolerated = within_count || within_pct;
-            let d = json!({"index": index, "name": st.name});
             self.emit(Some(parent), "MapIterationFailed", || {
-                Some(("mapIterationFailedEventDetails", d))
+                Some((
+                    "mapIterationFailedEventDetails",
+                    json!({"index": index, "name": st.name}),
+                ))
             });
             if tolerated {
                 self.child_progress(m, parent);
@@ -1648,11 +1708,21 @@ impl Execution {
                 return Flow::Blocked;
             }
         }
-        if let Some(c) = catch
+        if let Some(i) = catch
             .iter()
-            .find(|c| errors::matches(&c.error_equals, &failure.error))
+            .position(|c| errors::matches(&c.error_equals, &failure.error))
         {
+            let c = &catch[i];
             let err = error_output(&failure);
+            if st.query_language == QueryLanguage::Jsonata {
+                return match self.jsonata_catch(st, fid, c, i, err) {
+                    Ok(out) => {
+                        self.exited(st, fid, &out);
+                        Flow::Next(c.next, out)
+                    }
+                    Err(f) => Flow::Failed(f),
+                };
+            }
             if let Err(f) = self.assign(st, fid, c.assign.as_ref(), &err) {
                 return Flow::Failed(self.state_error(st, fid, f));
             }
@@ -1749,9 +1819,11 @@ impl Execution {
         for (index, child) in running {
             self.abort_fiber(child);
             if let Some(name) = &map_name {
-                let d = json!({"index": index, "name": name});
                 self.emit(Some(fid), "MapIterationAborted", || {
-                    Some(("mapIterationAbortedEventDetails", d))
+                    Some((
+                        "mapIterationAbortedEventDetails",
+                        json!({"index": index, "name": name}),
+                    ))
                 });
             }
         }
@@ -1789,6 +1861,13 @@ impl Execution {
             self.out.actions.push(Action::CancelTask { task });
         }
     }
+}
+
+fn no_choice_matched(st: &State) -> Failure {
+    Failure::runtime(format!(
+        "No Choice rule matched and no Default was set in the state '{}'.",
+        st.name
+    ))
 }
 
 fn choice_needs_context(c: &crate::model::Choice) -> bool {

@@ -46,6 +46,7 @@ fn machine(states: Vec<State>) -> StateMachine {
             start_at: 0,
             states,
         },
+        jsonata_limits: Default::default(),
     }
 }
 
@@ -358,6 +359,7 @@ fn map_state(max_concurrency: Option<f64>, processor: Scope) -> State {
             items_path: None,
             jsonata_items: None,
             item_selector: None,
+            jsonata_item_selector: None,
             max_concurrency: max_concurrency.map(NumberSource::Literal),
             tolerated_failure_percentage: None,
             tolerated_failure_count: None,
@@ -542,4 +544,208 @@ fn replaying_any_prefix_reaches_the_live_state() {
     }
     assert_eq!(live, live_end);
     assert_eq!(live.status(), ExecutionStatus::Succeeded);
+}
+
+// ---- JSONata states (definitions through the parser) -----------------------------------------
+
+fn jsonata_machine(states: Value) -> StateMachine {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": states});
+    crate::parse::parse_value(&def, crate::parse::MachineType::Standard)
+        .unwrap_or_else(|d| panic!("{d:?}"))
+}
+
+fn types(h: &[HistoryEvent]) -> Vec<&str> {
+    h.iter().map(|e| e.event_type).collect()
+}
+
+#[test]
+fn jsonata_assign_and_output_see_the_variables_of_state_entry() {
+    let m = jsonata_machine(json!({
+        "A": {"Type": "Pass", "Assign": {"x": 1, "y": 2}, "Next": "B"},
+        "B": {"Type": "Pass", "Assign": {"x": "{% $y %}", "y": "{% $x %}"},
+              "Output": {"x": "{% $x %}", "in": "{% $states.input.v %}"}, "Next": "C"},
+        "C": {"Type": "Succeed", "Output": {"x": "{% $x %}", "y": "{% $y %}"}}
+    }));
+    let (exec, _, h) = drive(&m, json!({"v": "i"}), vec![]);
+    assert_eq!(
+        exec.output(),
+        Some(&json!({"x": 2, "y": 1})),
+        "a swap works"
+    );
+    let b_exit = &h
+        .iter()
+        .filter(|e| e.event_type == "PassStateExited")
+        .nth(1);
+    let d = b_exit.and_then(|e| e.details.clone()).unwrap().1;
+    assert_eq!(d["output"], json!("{\"x\":1,\"in\":\"i\"}"));
+    assert_eq!(d["assignedVariables"]["x"], json!("2"));
+}
+
+#[test]
+fn jsonata_choice_takes_rule_or_default_output() {
+    let m = jsonata_machine(json!({
+        "A": {"Type": "Choice", "Choices": [
+                {"Condition": "{% $states.input.n > 1 %}", "Next": "Big", "Output": {"r": "big"}},
+                {"Condition": false, "Next": "Big"}],
+              "Default": "Small", "Output": "{% $states.input.n %}"},
+        "Big": {"Type": "Succeed"},
+        "Small": {"Type": "Succeed"}
+    }));
+    let (big, _, _) = drive(&m, json!({"n": 5}), vec![]);
+    assert_eq!(big.output(), Some(&json!({"r": "big"})));
+    let (small, _, _) = drive(&m, json!({"n": 0}), vec![]);
+    assert_eq!(small.output(), Some(&json!(0)));
+    let (bad, _, h) = drive(&m, json!({"n": "x"}), vec![]);
+    assert_eq!(bad.status(), ExecutionStatus::Failed);
+    assert!(types(&h).contains(&"EvaluationFailed"));
+    assert!(
+        bad.failure()
+            .unwrap()
+            .cause_str()
+            .contains("Choices[0]/Condition")
+    );
+}
+
+#[test]
+fn jsonata_task_arguments_output_and_catch() {
+    let m = jsonata_machine(json!({
+        "A": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:000000000000:function:f",
+              "Arguments": {"q": "{% $states.input.q & '!' %}", "name": "{% $states.context.State.Name %}"},
+              "TimeoutSeconds": "{% 2 + 3 %}",
+              "Output": {"got": "{% $states.result.a %}", "in": "{% $states.input.q %}"},
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F",
+                         "Assign": {"err": "{% $states.errorOutput.Error %}"},
+                         "Output": {"caught": "{% $states.errorOutput.Cause %}"}}],
+              "End": true},
+        "F": {"Type": "Pass", "Output": {"err": "{% $err %}", "in": "{% $states.input %}"}, "End": true}
+    }));
+    let mut exec = Execution::new(info(json!({"q": "hi"})));
+    let step = exec.apply(&m, Event::Start, t0());
+    let call = step
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::ScheduleTask(c) => Some(c.clone()),
+            _ => None,
+        })
+        .expect("a task");
+    assert_eq!(call.input, json!({"q": "hi!", "name": "A"}));
+    assert_eq!(call.timeout_seconds, Some(5));
+    let (ok, _, _) = drive(&m, json!({"q": "hi"}), vec![Ok(json!({"a": 1}))]);
+    assert_eq!(ok.output(), Some(&json!({"got": 1, "in": "hi"})));
+    let (caught, _, _) = drive(&m, json!({"q": "hi"}), vec![Err(Failure::new("E", "why"))]);
+    assert_eq!(
+        caught.output(),
+        Some(&json!({"err": "E", "in": {"caught": "why"}}))
+    );
+}
+
+#[test]
+fn jsonata_map_items_and_item_selector() {
+    let m = jsonata_machine(json!({
+        "A": {"Type": "Map", "Items": "{% $states.input.xs %}",
+              "ItemSelector": {"v": "{% $states.context.Map.Item.Value * 10 %}",
+                               "i": "{% $states.context.Map.Item.Index %}"},
+              "MaxConcurrency": "{% 1 %}",
+              "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+              "Output": "{% $states.result.v %}", "End": true}
+    }));
+    let (exec, _, _) = drive(&m, json!({"xs": [1, 2]}), vec![]);
+    assert_eq!(exec.output(), Some(&json!([10, 20])));
+    let (bad, _, h) = drive(&m, json!({"xs": true}), vec![]);
+    assert_eq!(
+        &types(&h)[2..],
+        ["EvaluationFailed", "MapStateFailed", "ExecutionFailed"]
+    );
+    // The evaluation failure chains to the event before MapStateEntered, as AWS records it.
+    assert_eq!(h[2].previous_event_id, h[1].previous_event_id);
+    assert!(bad.failure().unwrap().cause_str().ends_with(
+        "The JSONata expression '$states.input.xs' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was 'boolean' for value: true"
+    ));
+}
+
+#[test]
+fn jsonata_wait_and_fail_fields() {
+    let m = jsonata_machine(json!({
+        "A": {"Type": "Wait", "Seconds": "{% $states.input.s %}", "Output": {"w": true}, "Next": "B"},
+        "B": {"Type": "Fail", "Error": "{% 'E' & $string($states.input.w) %}", "Cause": "{% 'c' %}"}
+    }));
+    let (exec, log, _) = drive(&m, json!({"s": 3}), vec![]);
+    assert_eq!(
+        exec.failure(),
+        Some(&Failure::new("Etrue", "c")),
+        "the Wait's Output is the Fail's input"
+    );
+    assert_eq!(log.last().unwrap().1, t0() + TimeDelta::seconds(3));
+    let (neg, _, _) = drive(&m, json!({"s": -1}), vec![]);
+    assert_eq!(neg.failure().unwrap().error, "States.QueryEvaluationError");
+}
+
+#[test]
+fn jsonata_uuid_replays_deterministically() {
+    let m = jsonata_machine(json!({
+        "A": {"Type": "Wait", "Seconds": 1, "Next": "B"},
+        "B": {"Type": "Pass", "Output": {"u": "{% $uuid() %}", "r": "{% $random() %}", "t": "{% $now() %}"}, "End": true}
+    }));
+    let (live, log, _) = drive(&m, json!({}), vec![]);
+    let mut replayed = Execution::new(info(json!({})));
+    for (ev, at) in log {
+        replayed.apply(&m, ev, at);
+    }
+    assert_eq!(replayed, live);
+    assert_eq!(
+        live.output().unwrap()["t"],
+        json!(ts(t0() + TimeDelta::seconds(1)))
+    );
+}
+
+#[test]
+fn a_snapshot_resumes_exactly_where_it_was_taken() {
+    let b1 = Scope {
+        start_at: 0,
+        states: vec![task(
+            "T1",
+            vec![retrier(&["States.ALL"], 2)],
+            vec![],
+            Transition::End,
+        )],
+    };
+    let b2 = Scope {
+        start_at: 0,
+        states: vec![pass("B2", None)],
+    };
+    let m = machine(vec![parallel(vec![b1, b2])]);
+    let (_, log, _) = drive(
+        &m,
+        json!({"k": [1, 2]}),
+        vec![Err(Failure::new("E", "c")), Ok(json!(1))],
+    );
+    for cut in 1..log.len() {
+        let mut live = Execution::new(info(json!({"k": [1, 2]})));
+        for (ev, at) in log[..cut].iter().cloned() {
+            live.apply(&m, ev, at);
+        }
+        let text = serde_json::to_string(&live).unwrap();
+        let mut restored: Execution = serde_json::from_str(&text).unwrap();
+        assert_eq!(restored, live, "snapshot after {cut} events");
+        for (ev, at) in log[cut..].iter().cloned() {
+            assert_eq!(restored.apply(&m, ev.clone(), at), live.apply(&m, ev, at));
+        }
+        assert_eq!(restored.status(), ExecutionStatus::Succeeded);
+    }
+}
+
+#[test]
+fn transitions_count_states_entered_including_branches() {
+    let b = |n: &str| Scope {
+        start_at: 0,
+        states: vec![pass(n, None)],
+    };
+    let m = machine(vec![parallel(vec![b("B1"), b("B2")])]);
+    let (exec, _, _) = drive(&m, json!({}), vec![]);
+    assert_eq!(
+        exec.transitions(),
+        3,
+        "the Parallel state and one state per branch"
+    );
 }

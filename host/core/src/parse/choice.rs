@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::ctx::{Ctx, Obj, is_jsonata_expr};
+use super::ctx::{Ctx, Obj, is_jsonata_expr, jsonata_template};
 use super::scope::Names;
 use super::states::{assign_template, is_rfc3339};
 use crate::model::{Choice, ChoiceRule, CompareOp, Condition, Operand, QueryLanguage};
@@ -161,7 +161,7 @@ fn top_rule(
             o.string(ctx, "Comment");
             let condition = match o.get("Condition") {
                 Some(v) if v.is_boolean() || is_jsonata_expr(v) => {
-                    Some(Condition::Jsonata(v.clone()))
+                    jsonata_template(ctx, v, &o.field_loc("Condition")).map(Condition::Jsonata)
                 }
                 Some(_) => {
                     ctx.schema("Expected value of type Boolean", o.field_loc("Condition"));
@@ -170,16 +170,25 @@ fn top_rule(
                 None => None,
             };
             let jsonata_assign = if o.has("Assign") {
-                Some(Value::Object(o.object(ctx, "Assign")?.map.clone()))
+                o.object(ctx, "Assign")?;
+                Some(jsonata_template(
+                    ctx,
+                    o.get("Assign")?,
+                    &o.field_loc("Assign"),
+                )?)
             } else {
                 None
+            };
+            let jsonata_output = match o.get("Output") {
+                Some(v) => Some(jsonata_template(ctx, v, &o.field_loc("Output"))?),
+                None => None,
             };
             Some(ChoiceRule {
                 condition: condition?,
                 next: next?,
                 assign: None,
                 jsonata_assign,
-                jsonata_output: o.get("Output").cloned(),
+                jsonata_output,
             })
         }
     }

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::{Diagnostic, MachineType, Severity};
 use crate::expr::{Expr, JsonPath};
+use crate::jsonata::{JsonataExpr, JsonataTemplate, expression_text};
 use crate::model::QueryLanguage;
 
 pub(super) const SCHEMA: &str = "SCHEMA_VALIDATION_FAILED";
@@ -36,8 +37,28 @@ impl Ctx<'_> {
 
 /// JSONata expressions are strings wrapped in `{% %}`.
 pub(super) fn is_jsonata_expr(v: &Value) -> bool {
-    v.as_str()
-        .is_some_and(|s| s.starts_with("{%") && s.ends_with("%}") && s.len() >= 4)
+    v.as_str().and_then(expression_text).is_some()
+}
+
+/// A JSONata field's value as a template. An expression that does not parse is reported as AWS
+/// does: `INVALID_JSONATA_EXPRESSION`, the parser's message, at its place inside the field.
+pub(super) fn jsonata_template(ctx: &mut Ctx<'_>, v: &Value, loc: &str) -> Option<JsonataTemplate> {
+    match JsonataTemplate::parse(v) {
+        Ok(t) => Some(t),
+        Err(e) => {
+            ctx.error(
+                "INVALID_JSONATA_EXPRESSION",
+                e.message,
+                Some(format!("{loc}{}", e.at)),
+            );
+            None
+        }
+    }
+}
+
+/// A `{% %}` string as one expression (callers check [`is_jsonata_expr`] first).
+pub(super) fn jsonata_expr(ctx: &mut Ctx<'_>, v: &Value, loc: &str) -> Option<JsonataExpr> {
+    jsonata_template(ctx, v, loc).and_then(|t| t.as_expr().cloned())
 }
 
 /// One JSON object of the definition, with its location (`""` is the root, shown as `/`).

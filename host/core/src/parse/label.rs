@@ -39,7 +39,7 @@ pub(super) fn label_create_message(reason: &str, definition: &Value) -> String {
     format!(
         "Error=ValueError Args=[{}] in definition '{}'.",
         py_repr(reason),
-        py_json_dumps(definition)
+        crate::expr::render::python_json(definition)
     )
 }
 
@@ -101,117 +101,6 @@ pub(super) fn py_repr(s: &str) -> String {
     out
 }
 
-/// Python's `json.dumps(value)` with default settings.
-pub(super) fn py_json_dumps(v: &Value) -> String {
-    let mut out = String::new();
-    dump(v, &mut out);
-    out
-}
-
-fn dump(v: &Value, out: &mut String) {
-    match v {
-        Value::Null => out.push_str("null"),
-        Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Number(n) => {
-            if n.is_i64() || n.is_u64() {
-                out.push_str(&n.to_string());
-            } else {
-                out.push_str(&py_float(n.as_f64().unwrap_or(0.0)));
-            }
-        }
-        Value::String(s) => dump_str(s, out),
-        Value::Array(a) => {
-            out.push('[');
-            for (i, item) in a.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                dump(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(m) => {
-            out.push('{');
-            for (i, (k, item)) in m.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                dump_str(k, out);
-                out.push_str(": ");
-                dump(item, out);
-            }
-            out.push('}');
-        }
-    }
-}
-
-fn dump_str(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (' '..='~').contains(&c) => out.push(c),
-            c => {
-                let mut buf = [0u16; 2];
-                for unit in c.encode_utf16(&mut buf) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-        }
-    }
-    out.push('"');
-}
-
-/// Python's `repr(float)`: shortest round-trip digits, exponent form outside `1e-4 <= |x| < 1e16`.
-fn py_float(f: f64) -> String {
-    if f.is_nan() {
-        return "NaN".to_string();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "Infinity" } else { "-Infinity" }.to_string();
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() { "-0.0" } else { "0.0" }.to_string();
-    }
-    // `{:e}` gives the shortest round-trip digits as `d.ddde<exp>`.
-    let sci = format!("{f:e}");
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let negative = mantissa.starts_with('-');
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if negative { "-" } else { "" };
-    if (-4..16).contains(&exp) {
-        let point = exp + 1; // digits before the decimal point
-        let body = if point <= 0 {
-            format!("0.{}{}", "0".repeat((-point) as usize), digits)
-        } else if (point as usize) >= digits.len() {
-            format!("{}{}.0", digits, "0".repeat(point as usize - digits.len()))
-        } else {
-            format!(
-                "{}.{}",
-                &digits[..point as usize],
-                &digits[point as usize..]
-            )
-        };
-        format!("{sign}{body}")
-    } else {
-        let (first, rest) = digits.split_at(1);
-        let frac = if rest.is_empty() {
-            String::new()
-        } else {
-            format!(".{rest}")
-        };
-        let esign = if exp < 0 { '-' } else { '+' };
-        format!("{sign}{first}{frac}e{esign}{:02}", exp.abs())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,26 +141,6 @@ mod tests {
         assert_eq!(py_repr("\u{0}"), "'\\x00'");
         assert_eq!(py_repr("\u{200b}"), "'\\u200b'");
         assert_eq!(py_repr("é"), "'é'");
-    }
-
-    #[test]
-    fn python_json_dumps() {
-        let v = json!({"a": [1, 2.5, true, null], "b": {"c": "x\"\u{1}é😀"}, "d": {}, "e": []});
-        assert_eq!(
-            py_json_dumps(&v),
-            r#"{"a": [1, 2.5, true, null], "b": {"c": "x\"\u0001\u00e9\ud83d\ude00"}, "d": {}, "e": []}"#
-        );
-    }
-
-    #[test]
-    fn python_floats() {
-        assert_eq!(py_float(1.0), "1.0");
-        assert_eq!(py_float(0.0001), "0.0001");
-        assert_eq!(py_float(0.00001), "1e-05");
-        assert_eq!(py_float(1e16), "1e+16");
-        assert_eq!(py_float(1.5e16), "1.5e+16");
-        assert_eq!(py_float(123456789012345.6), "123456789012345.6");
-        assert_eq!(py_float(-2.5), "-2.5");
     }
 
     #[test]

@@ -51,7 +51,7 @@ pub struct Diagnostic {
 }
 
 /// How the definition will run; some rules depend on it (Express forbids `.waitForTaskToken`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize)]
 pub enum MachineType {
     #[default]
     Standard,
@@ -128,6 +128,7 @@ pub fn parse_value(def: &Value, ty: MachineType) -> Result<StateMachine, Vec<Dia
                 timeout_seconds,
                 query_language: ctx.machine_ql,
                 root: root_scope,
+                jsonata_limits: Default::default(),
             })
         }
         _ => Err(diags),

@@ -3,14 +3,7 @@
 //! patterns an Express machine refuses.
 
 use super::MachineType;
-
-/// Integration pattern suffix of a `arn:aws:states:::service:action` resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Pattern {
-    RequestResponse,
-    Sync,
-    WaitForTaskToken,
-}
+use crate::resource::Pattern;
 
 /// Optimized integrations and their actions, as AWS lists them (request-response action names;
 /// `.sync` / `.waitForTaskToken` variants are accepted on any of them).
@@ -122,19 +115,6 @@ fn arn_parts(arn: &str) -> Option<Vec<&str>> {
     (parts.len() == 6 && parts[0] == "arn" && parts[1].starts_with("aws")).then_some(parts)
 }
 
-fn split_pattern(action: &str) -> (&str, Pattern) {
-    if let Some(a) = action.strip_suffix(".waitForTaskToken") {
-        (a, Pattern::WaitForTaskToken)
-    } else if let Some(a) = action
-        .strip_suffix(".sync:2")
-        .or_else(|| action.strip_suffix(".sync"))
-    {
-        (a, Pattern::Sync)
-    } else {
-        (action, Pattern::RequestResponse)
-    }
-}
-
 /// `Some(pattern)` when AWS recognizes the resource.
 pub(super) fn recognize(resource: &str) -> Option<Pattern> {
     let p = arn_parts(resource)?;
@@ -154,10 +134,10 @@ pub(super) fn recognize(resource: &str) -> Option<Pattern> {
             if integration == "aws-sdk" {
                 // `aws-sdk:<service>:<action>[.pattern]`
                 let (svc, action) = action.split_once(':')?;
-                let (action, pattern) = split_pattern(action);
+                let (action, pattern) = Pattern::split(action);
                 return (!svc.is_empty() && !action.is_empty()).then_some(pattern);
             }
-            let (action, pattern) = split_pattern(action);
+            let (action, pattern) = Pattern::split(action);
             OPTIMIZED
                 .iter()
                 .any(|(s, actions)| *s == integration && actions.contains(&action))

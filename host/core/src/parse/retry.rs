@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::ctx::{Ctx, Obj};
+use super::ctx::{Ctx, Obj, jsonata_template};
 use super::scope::Names;
 use super::states::template;
 use crate::error::names::ALL;
@@ -144,11 +144,13 @@ pub(super) fn catchers(
                 catcher.assign = template(ctx, &o, "Assign");
             }
             QueryLanguage::Jsonata => {
-                catcher.jsonata_output = o.get("Output").cloned();
-                if o.has("Assign") {
+                if let Some(v) = o.get("Output") {
+                    catcher.jsonata_output = jsonata_template(ctx, v, &o.field_loc("Output"));
+                }
+                if o.has("Assign") && o.object(ctx, "Assign").is_some() {
                     catcher.jsonata_assign = o
-                        .object(ctx, "Assign")
-                        .map(|a| Value::Object(a.map.clone()));
+                        .get("Assign")
+                        .and_then(|v| jsonata_template(ctx, v, &o.field_loc("Assign")));
                 }
             }
         }

@@ -5,13 +5,14 @@
 use serde_json::Value;
 
 use super::choice::parse_choice;
-use super::ctx::{Ctx, Obj, is_jsonata_expr};
+use super::ctx::{Ctx, Obj, is_jsonata_expr, jsonata_expr, jsonata_template};
 use super::label::{label_create_message, label_problem};
 use super::resource::{express_refusal, recognize, unrecognized_message};
 use super::retry::{catchers, retriers};
 use super::scope::{Names, parse_scope};
 use super::{Diagnostic, Severity};
 use crate::expr::{Expr, Template};
+use crate::jsonata::JsonataTemplate;
 use crate::model::{
     Fail, FailField, JsonataFields, Map, MapMode, NumberSource, Parallel, Pass, QueryLanguage,
     State, StateKind, Task, Transition, Wait, WaitFor,
@@ -210,16 +211,18 @@ fn common(
             }
         }
         QueryLanguage::Jsonata => {
-            if ok("Output") {
-                state.jsonata.output = o.get("Output").cloned();
+            if ok("Output")
+                && let Some(v) = o.get("Output")
+            {
+                state.jsonata.output = jsonata_template(ctx, v, &o.field_loc("Output"));
             }
             if ok("Arguments") {
                 state.jsonata.arguments = object_or_expr(ctx, o, "Arguments");
             }
-            if ok("Assign") && o.has("Assign") {
+            if ok("Assign") && o.has("Assign") && o.object(ctx, "Assign").is_some() {
                 state.jsonata.assign = o
-                    .object(ctx, "Assign")
-                    .map(|a| Value::Object(a.map.clone()));
+                    .get("Assign")
+                    .and_then(|v| jsonata_template(ctx, v, &o.field_loc("Assign")));
             }
         }
     }
@@ -235,10 +238,10 @@ pub(super) fn assign_template(ctx: &mut Ctx<'_>, o: &Obj<'_>) -> Option<Template
 }
 
 /// A JSONata field that takes an object or a `{% %}` expression (`Arguments`).
-fn object_or_expr(ctx: &mut Ctx<'_>, o: &Obj<'_>, field: &str) -> Option<Value> {
+fn object_or_expr(ctx: &mut Ctx<'_>, o: &Obj<'_>, field: &str) -> Option<JsonataTemplate> {
     let v = o.get(field)?;
     if v.is_object() || is_jsonata_expr(v) {
-        Some(v.clone())
+        jsonata_template(ctx, v, &o.field_loc(field))
     } else {
         ctx.schema("Expected value of type Object", o.field_loc(field));
         None
@@ -337,7 +340,7 @@ fn number_source(
         return Some(None);
     };
     if ql == QueryLanguage::Jsonata && is_jsonata_expr(v) {
-        return Some(Some(NumberSource::Jsonata(v.as_str()?.to_string())));
+        return jsonata_expr(ctx, v, &o.field_loc(field)).map(|e| Some(NumberSource::Jsonata(e)));
     }
     let n = if integer {
         o.integer(ctx, field, min, max)? as f64
@@ -441,11 +444,15 @@ fn wait(ctx: &mut Ctx<'_>, o: &Obj<'_>, ql: QueryLanguage, names: &Names) -> Opt
     }
     let field = present[0];
     let v = o.get(field)?;
-    let jsonata_expr = ql == QueryLanguage::Jsonata && is_jsonata_expr(v);
+    let is_expr = ql == QueryLanguage::Jsonata && is_jsonata_expr(v);
     let wait = match field {
-        "Seconds" if jsonata_expr => Some(WaitFor::JsonataSeconds(v.clone())),
+        "Seconds" if is_expr => {
+            jsonata_expr(ctx, v, &o.field_loc(field)).map(WaitFor::JsonataSeconds)
+        }
         "Seconds" => o.integer(ctx, field, 0, MAX_SECONDS).map(WaitFor::Seconds),
-        "Timestamp" if jsonata_expr => Some(WaitFor::JsonataTimestamp(v.clone())),
+        "Timestamp" if is_expr => {
+            jsonata_expr(ctx, v, &o.field_loc(field)).map(WaitFor::JsonataTimestamp)
+        }
         "Timestamp" => match o.string(ctx, field) {
             Some(s) if is_rfc3339(s) => Some(WaitFor::Timestamp(s.to_string())),
             Some(_) => {
@@ -486,7 +493,7 @@ fn fail_field(
         return Some(None);
     };
     if ql == QueryLanguage::Jsonata && is_jsonata_expr(v) {
-        return Some(Some(FailField::Jsonata(v.clone())));
+        return jsonata_expr(ctx, v, &o.field_loc(field)).map(|e| Some(FailField::Jsonata(e)));
     }
     o.string(ctx, field)
         .map(|s| Some(FailField::Literal(s.to_string())))
@@ -603,13 +610,16 @@ fn map(
         None
     };
     let jsonata_items = match o.get("Items") {
-        Some(v) if !jp && (v.is_array() || is_jsonata_expr(v)) => Some(v.clone()),
+        Some(v) if !jp && (v.is_array() || is_jsonata_expr(v)) => {
+            jsonata_template(ctx, v, &o.field_loc("Items"))
+        }
         Some(_) if !jp => {
             ctx.schema("Expected value of type Array", o.field_loc("Items"));
             None
         }
         _ => None,
     };
+    let mut jsonata_item_selector = None;
     let item_selector = if o.has("ItemSelector") {
         if jp && o.has("Parameters") {
             ctx.schema(
@@ -620,8 +630,11 @@ fn map(
         if jp {
             template(ctx, o, "ItemSelector")
         } else {
-            // JSONata: `.$` keys mean nothing; `{% %}` strings stay for the JSONata evaluator.
-            o.get("ItemSelector").and_then(|v| Template::parse(v).ok())
+            // JSONata: `.$` keys mean nothing; `{% %}` strings are expressions.
+            jsonata_item_selector = o
+                .get("ItemSelector")
+                .and_then(|v| jsonata_template(ctx, v, &o.field_loc("ItemSelector")));
+            None
         }
     } else if jp {
         template(ctx, o, "Parameters")
@@ -676,6 +689,7 @@ fn map(
         items_path,
         jsonata_items,
         item_selector,
+        jsonata_item_selector,
         max_concurrency: max_concurrency?,
         tolerated_failure_percentage: tolerated_failure_percentage?,
         tolerated_failure_count: tolerated_failure_count?,

@@ -5,6 +5,7 @@ use proptest::prelude::*;
 use serde_json::{Value, json};
 
 use super::*;
+use crate::jsonata::JsonataExpr;
 use crate::model::{Condition, MapMode, NumberSource, StateKind, Transition, WaitFor};
 
 type Found = Vec<(String, String, Option<String>)>;
@@ -654,7 +655,10 @@ fn query_languages() {
     let StateKind::Task(t) = &s.kind else {
         panic!("not task")
     };
-    assert_eq!(t.timeout, Some(NumberSource::Jsonata("{% $t %}".into())));
+    assert_eq!(
+        t.timeout,
+        Some(NumberSource::Jsonata(JsonataExpr::parse(" $t ").unwrap()))
+    );
     // JSONPath fields are refused in a JSONata state, and the other way round.
     let d = errors(
         json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
@@ -700,7 +704,13 @@ fn jsonata_choice_and_map() {
     let StateKind::Map(map) = &m.root.states[1].kind else {
         panic!("not map")
     };
-    assert_eq!(map.jsonata_items, Some(json!("{% [1, 2] %}")));
+    assert_eq!(
+        map.jsonata_items
+            .as_ref()
+            .and_then(|t| t.as_expr())
+            .map(|e| e.source()),
+        Some("[1, 2]")
+    );
     let d = errors(
         json!({"QueryLanguage": "JSONata", "StartAt": "C", "States": {
         "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "D"}]},
@@ -912,4 +922,46 @@ proptest! {
         let def = json!({"StartAt": start, "States": states});
         check_refusal(parse_value(&def, MachineType::Standard));
     }
+}
+
+#[test]
+fn invalid_jsonata_is_refused_where_it_is() {
+    let cases = [
+        (
+            json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": {"v": ["ok", "{% a[1,2) %}"]}, "End": true}),
+            "/States/A/Output/v[1]",
+        ),
+        (
+            json!({"Type": "Wait", "QueryLanguage": "JSONata", "Seconds": "{% ( %}", "End": true}),
+            "/States/A/Seconds",
+        ),
+        (
+            json!({"Type": "Choice", "QueryLanguage": "JSONata", "Default": "A",
+                   "Choices": [{"Condition": "{% $x = %}", "Next": "A"}]}),
+            "/States/A/Choices[0]/Condition",
+        ),
+        (
+            json!({"Type": "Task", "QueryLanguage": "JSONata", "Resource": LAMBDA, "End": true,
+                   "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "A", "Assign": {"x": "{% ] %}"}}]}),
+            "/States/A/Catch[0]/Assign/x",
+        ),
+    ];
+    for (state, at) in cases {
+        let d = errors(machine(state));
+        assert!(
+            d.iter()
+                .any(|(code, msg, loc)| code == "INVALID_JSONATA_EXPRESSION"
+                    && !msg.is_empty()
+                    && loc.as_deref() == Some(at)),
+            "{at}: {d:?}"
+        );
+    }
+    // Not an expression: kept as text.
+    let m = accept(machine(
+        json!({"Type": "Pass", "QueryLanguage": "JSONata", "Output": " {% ( %} ", "End": true}),
+    ));
+    assert!(matches!(
+        m.root.states[0].jsonata.output,
+        Some(crate::jsonata::JsonataTemplate::Literal(_))
+    ));
 }

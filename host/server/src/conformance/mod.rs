@@ -614,8 +614,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("sandflow-run-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(
-            dir.join("jsonata.json"),
-            json!({"id": "t/jsonata", "features": ["jsonata"], "definition": {"StartAt": "P", "States": {}},
+            dir.join("sns.json"),
+            json!({"id": "t/sns", "features": ["sns"], "definition": {"StartAt": "P", "States": {}},
                    "input": {}, "expected": {"status": "SUCCEEDED", "output": {}}})
             .to_string(),
         )
@@ -631,7 +631,7 @@ mod tests {
         let summary = run_cases(&opts, &mut out).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains("skip t/jsonata: needs jsonata"), "{text}");
+        assert!(text.contains("skip t/sns: needs sns"), "{text}");
         assert!(
             text.contains("broken.json: not a conformance case"),
             "{text}"

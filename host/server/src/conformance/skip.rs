@@ -19,10 +19,6 @@ struct Rule {
 const RULES: &[Rule] = &[
     Rule {
         creation: false,
-        needs: jsonata,
-    },
-    Rule {
-        creation: false,
         needs: distributed_map,
     },
     Rule {
@@ -53,15 +49,6 @@ pub fn skip_reason(case: &Case) -> Option<String> {
 
 fn tagged(case: &Case, tag: &str) -> Option<String> {
     case.has_feature(tag).then(|| tag.to_string())
-}
-
-/// JSONata evaluation: the tag, a `QueryLanguage: JSONata` anywhere, or a `{% %}` expression.
-fn jsonata(case: &Case) -> Option<String> {
-    let in_content = any_node(&case.definition, &mut |key, v| {
-        (key == Some("QueryLanguage") && *v == "JSONata")
-            || v.as_str().is_some_and(|s| s.contains("{%"))
-    });
-    tagged(case, "jsonata").or(in_content.then(|| "jsonata".into()))
 }
 
 /// Distributed Map inputs and outputs (item readers, batching, result writers). A Distributed
@@ -194,27 +181,6 @@ mod tests {
             None,
         );
         assert_eq!(skip_reason(&c), None);
-    }
-
-    #[test]
-    fn jsonata_by_tag_or_content() {
-        let d = json!({"QueryLanguage": "JSONata", "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
-        assert_eq!(
-            skip_reason(&case(&[], d, ok(), None)).as_deref(),
-            Some("jsonata")
-        );
-        let d = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Output": "{% 1 %}", "End": true}}});
-        assert_eq!(
-            skip_reason(&case(&[], d, ok(), None)).as_deref(),
-            Some("jsonata")
-        );
-        let c = case(
-            &["jsonata"],
-            task("arn:aws:lambda:us-east-1:1:function:f"),
-            ok(),
-            None,
-        );
-        assert_eq!(skip_reason(&c).as_deref(), Some("jsonata"));
     }
 
     #[test]

@@ -1,0 +1,220 @@
+//! The AWS-compatible HTTP endpoint: `router(AppState) -> Router` for `sandflow serve` and for
+//! tests (`oneshot`). `POST /` is Step Functions (AWS JSON 1.0, `X-Amz-Target`), SigV4-verified
+//! by [`auth`]; `GET /health` and `GET /metrics` are open.
+
+pub mod auth;
+pub mod errors;
+pub mod metrics;
+pub mod params;
+pub mod sfn;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
+use sandflow_core::lambda::FunctionResult;
+use sandflow_engine::tasks::BoxFuture;
+use sandflow_engine::{Caller, Engine, FunctionInvocation, Functions, SystemClock};
+use sandflow_store::{Connection, Store};
+use tokio::sync::oneshot;
+
+use crate::tenancy::{self, Sealer};
+use errors::{ApiError, ApiResult};
+
+/// Step Functions requests: AWS's 1 MB request quota, plus room for the JSON around a
+/// maximal (1,048,576-character) definition.
+pub const SFN_BODY_LIMIT: usize = 1024 * 1024 + 64 * 1024;
+
+/// Answers every function as missing (Lambda tasks fail with `Lambda.ResourceNotFoundException`)
+/// until the WASM runtime provides real ones.
+#[derive(Debug, Default)]
+pub struct NoFunctions;
+
+impl Functions for NoFunctions {
+    fn invoke(
+        &self,
+        _caller: &Caller,
+        _function: &str,
+        _payload: String,
+        _timeout_seconds: Option<u64>,
+    ) -> BoxFuture<FunctionInvocation> {
+        Box::pin(async { FunctionInvocation::Done(FunctionResult::NotFound) })
+    }
+}
+
+/// What handlers share. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    engine: Engine,
+    store: Store,
+    sealer: Sealer,
+    metrics: metrics::Metrics,
+    /// GetActivityTask's long poll (AWS: 60 s).
+    activity_poll: Duration,
+}
+
+/// How a server is set up.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Ensure the `--dev` tenant (account 000000000000, key test/test).
+    pub dev: bool,
+    pub activity_poll: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            dev: false,
+            activity_poll: Duration::from_secs(60),
+        }
+    }
+}
+
+impl AppState {
+    /// Opens the data directory (database and secret key) and starts the engine. Must be
+    /// called inside a tokio runtime.
+    pub async fn open(dir: &Path, opts: &Options) -> Result<AppState, OpenError> {
+        let sealer = Sealer::open(dir)?;
+        let store = Store::open(&tenancy::db_path(dir))?;
+        if opts.dev {
+            tenancy::ensure_dev(&store, &sealer)?;
+        }
+        let engine = Engine::start(
+            store.clone(),
+            Arc::new(NoFunctions),
+            Arc::new(SystemClock),
+            sandflow_engine::Config::default(),
+        )
+        .await?;
+        Ok(AppState {
+            inner: Arc::new(Shared {
+                engine,
+                store,
+                sealer,
+                metrics: metrics::Metrics::default(),
+                activity_poll: opts.activity_poll,
+            }),
+        })
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.inner.sealer
+    }
+
+    pub fn metrics(&self) -> &metrics::Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn activity_poll(&self) -> Duration {
+        self.inner.activity_poll
+    }
+
+    /// The request body limit of a path.
+    pub fn body_limit(&self, _path: &str) -> usize {
+        SFN_BODY_LIMIT
+    }
+
+    /// Runs a query on a read connection, off the async threads.
+    pub async fn read<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> sandflow_store::Result<R> + Send + 'static,
+    ) -> ApiResult<R> {
+        let store = self.inner.store.clone();
+        tokio::task::spawn_blocking(move || store.read(f))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
+    }
+
+    /// Runs a write in the store's next group commit; answers once it committed.
+    pub async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> sandflow_store::Result<R> + Send + 'static,
+    ) -> ApiResult<R> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.store.write_with(f, move |r| {
+            let _ = tx.send(r);
+        });
+        rx.await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::from)
+    }
+}
+
+/// The server's routes.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/", any(sfn::handle))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::verify));
+    Router::new()
+        .merge(api)
+        .route("/health", get(health))
+        .route("/metrics", get(metrics::render))
+        .fallback(not_found)
+        // The auth middleware buffers bodies within each route's own limit.
+        .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+async fn health() -> impl IntoResponse {
+    (StatusCode::OK, "ok\n")
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "UnknownOperationException",
+        format!("No API at {} {}", req.method(), req.uri().path()),
+    )
+}
+
+/// Logs each request and records it in the metrics.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let start = std::time::Instant::now();
+    let (method, path) = (req.method().clone(), req.uri().path().to_string());
+    let action = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.strip_prefix(sfn::TARGET_PREFIX))
+        .map(str::to_string);
+    let response = next.run(req).await;
+    let elapsed = start.elapsed();
+    let status = response.status().as_u16();
+    let label = action.as_deref().unwrap_or(&path);
+    state.metrics().request(label, status, elapsed);
+    tracing::info!(%method, %path, action = label, status, micros = elapsed.as_micros() as u64, "request");
+    response
+}
+
+/// Why a server could not open its data directory or start its engine.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error(transparent)]
+    Tenancy(#[from] crate::tenancy::Error),
+    #[error(transparent)]
+    Store(#[from] sandflow_store::Error),
+    #[error(transparent)]
+    Engine(#[from] sandflow_engine::Error),
+}

@@ -1,0 +1,850 @@
+//! Handler tests through `router(..).oneshot(..)`, with requests signed by `aws-sigv4` the way
+//! SDKs sign them, and one over a real socket.
+
+use std::time::{Duration, SystemTime};
+
+use aws_credential_types::Credentials;
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_smithy_runtime_api::client::identity::Identity;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::{AppState, Options, router};
+use crate::tenancy;
+
+const DEF: &str =
+    r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"ok":true},"End":true}}}"#;
+const WAIT: &str = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
+const ROLE: &str = "arn:aws:iam::000000000000:role/r";
+
+struct Env {
+    app: Router,
+    state: AppState,
+    _dir: tempfile::TempDir,
+}
+
+async fn env() -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Options {
+        dev: true,
+        activity_poll: Duration::from_millis(200),
+    };
+    let state = AppState::open(dir.path(), &opts).await.unwrap();
+    Env {
+        app: router(state.clone()),
+        state,
+        _dir: dir,
+    }
+}
+
+/// Who signs, and how.
+#[derive(Clone)]
+struct Signer {
+    key: String,
+    secret: String,
+    region: String,
+    service: String,
+    time: SystemTime,
+}
+
+fn dev() -> Signer {
+    Signer {
+        key: "test".into(),
+        secret: "test".into(),
+        region: "us-east-1".into(),
+        service: "states".into(),
+        time: SystemTime::now(),
+    }
+}
+
+fn signed(s: &Signer, action: &str, body: &[u8]) -> Request<Body> {
+    let target = format!("AWSStepFunctions.{action}");
+    let mut req = Request::builder()
+        .method("POST")
+        .uri("/")
+        .header("host", "localhost:8080")
+        .header("content-type", "application/x-amz-json-1.0")
+        .header("x-amz-target", &target)
+        .body(body.to_vec())
+        .unwrap();
+    let identity: Identity = Credentials::new(&s.key, &s.secret, None, None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region(&s.region)
+        .name(&s.service)
+        .time(s.time)
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let headers: Vec<(&str, &str)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
+        .collect();
+    let signable =
+        SignableRequest::new("POST", "/", headers.into_iter(), SignableBody::Bytes(body)).unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    instructions.apply_to_request_http1x(&mut req);
+    req.map(Body::from)
+}
+
+async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
+    let r = app.clone().oneshot(req).await.unwrap();
+    let status = r.status();
+    let kind = r
+        .headers()
+        .get("x-amzn-ErrorType")
+        .map(|v| v.to_str().unwrap().to_string());
+    let bytes = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    if let Some(k) = kind {
+        assert_eq!(v["__type"], k, "header and body agree");
+    }
+    (status, v)
+}
+
+async fn call_as(app: &Router, s: &Signer, action: &str, body: Value) -> (StatusCode, Value) {
+    send(app, signed(s, action, body.to_string().as_bytes())).await
+}
+
+async fn call(app: &Router, action: &str, body: Value) -> Value {
+    let (status, v) = call_as(app, &dev(), action, body).await;
+    assert_eq!(status, StatusCode::OK, "{action}: {v}");
+    v
+}
+
+/// Calls and expects an error of `kind` with HTTP 400; returns its message.
+async fn fails(app: &Router, action: &str, body: Value, kind: &str) -> String {
+    let (status, v) = call_as(app, &dev(), action, body).await;
+    assert_eq!(v["__type"], kind, "{action}: {v}");
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{action}: {v}");
+    v["message"].as_str().unwrap().to_string()
+}
+
+fn sm(name: &str) -> String {
+    format!("arn:aws:states:us-east-1:000000000000:stateMachine:{name}")
+}
+
+async fn create(app: &Router, name: &str, def: &str, ty: &str) -> String {
+    let v = call(
+        app,
+        "CreateStateMachine",
+        json!({"name": name, "definition": def, "roleArn": ROLE, "type": ty}),
+    )
+    .await;
+    v["stateMachineArn"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn health_metrics_and_unknown_paths() {
+    let e = env().await;
+    let r = e
+        .app
+        .clone()
+        .oneshot(Request::get("/health").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    call(&e.app, "ListStateMachines", json!({})).await;
+    let r = e
+        .app
+        .clone()
+        .oneshot(Request::get("/metrics").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8(
+        axum::body::to_bytes(r.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(
+        text.contains("sandflow_requests_total{action=\"ListStateMachines\",status=\"200\"} 1"),
+        "{text}"
+    );
+    let (status, v) = send(&e.app, Request::get("/nope").body(Body::empty()).unwrap()).await;
+    assert_eq!(
+        (status, v["__type"].as_str()),
+        (StatusCode::NOT_FOUND, Some("UnknownOperationException"))
+    );
+}
+
+#[tokio::test]
+async fn signatures_are_checked() {
+    let e = env().await;
+    let (status, v) = send(
+        &e.app,
+        Request::post("/")
+            .header("x-amz-target", "AWSStepFunctions.ListStateMachines")
+            .body(Body::from("{}"))
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(
+        (status, v["__type"].as_str()),
+        (
+            StatusCode::FORBIDDEN,
+            Some("MissingAuthenticationTokenException")
+        )
+    );
+    let wrong = Signer {
+        secret: "nope".into(),
+        ..dev()
+    };
+    let (status, v) = call_as(&e.app, &wrong, "ListStateMachines", json!({})).await;
+    assert_eq!(
+        (status, v["__type"].as_str()),
+        (StatusCode::FORBIDDEN, Some("InvalidSignatureException"))
+    );
+    let unknown = Signer {
+        key: "AKIDUNKNOWN".into(),
+        ..dev()
+    };
+    let (_, v) = call_as(&e.app, &unknown, "ListStateMachines", json!({})).await;
+    assert_eq!(v["__type"], "UnrecognizedClientException");
+    for (skew, ok) in [(-14i64, true), (14, true), (-16, false), (16, false)] {
+        let t = if skew < 0 {
+            SystemTime::now() - Duration::from_secs(60 * (-skew) as u64)
+        } else {
+            SystemTime::now() + Duration::from_secs(60 * skew as u64)
+        };
+        let s = Signer { time: t, ..dev() };
+        let (status, v) = call_as(&e.app, &s, "ListStateMachines", json!({})).await;
+        assert_eq!(status == StatusCode::OK, ok, "skew {skew} min: {v}");
+        if !ok {
+            assert_eq!(v["__type"], "InvalidSignatureException");
+        }
+    }
+    let lambda_scope = Signer {
+        service: "lambda".into(),
+        ..dev()
+    };
+    let (_, v) = call_as(&e.app, &lambda_scope, "ListStateMachines", json!({})).await;
+    assert_eq!(v["__type"], "InvalidSignatureException");
+    // A body changed after signing.
+    let mut req = signed(&dev(), "ListStateMachines", br#"{"maxResults":1}"#);
+    *req.body_mut() = Body::from(r#"{"maxResults":9}"#);
+    let (_, v) = send(&e.app, req).await;
+    assert_eq!(v["__type"], "InvalidSignatureException");
+}
+
+#[tokio::test]
+async fn new_tenants_work_at_once_and_are_isolated() {
+    let e = env().await;
+    let arn = create(&e.app, "shared-name", DEF, "STANDARD").await;
+    let creds = tenancy::create(e.state.store(), e.state.sealer(), "acme").unwrap();
+    let acme = Signer {
+        key: creds["accessKeyId"].as_str().unwrap().into(),
+        secret: creds["secretAccessKey"].as_str().unwrap().into(),
+        region: "eu-west-1".into(),
+        ..dev()
+    };
+    let account = creds["accountId"].as_str().unwrap();
+    let (_, v) = call_as(&e.app, &acme, "ListStateMachines", json!({})).await;
+    assert_eq!(v, json!({"stateMachines": []}));
+    let (_, v) = call_as(
+        &e.app,
+        &acme,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": arn}),
+    )
+    .await;
+    assert_eq!(v["__type"], "StateMachineDoesNotExist");
+    let (_, v) = call_as(
+        &e.app,
+        &acme,
+        "StartExecution",
+        json!({"stateMachineArn": arn}),
+    )
+    .await;
+    assert_eq!(v["__type"], "StateMachineDoesNotExist");
+    let (_, v) = call_as(
+        &e.app,
+        &acme,
+        "TagResource",
+        json!({"resourceArn": arn, "tags": []}),
+    )
+    .await;
+    assert_eq!(v["__type"], "ResourceNotFound");
+    let (status, v) = call_as(
+        &e.app,
+        &acme,
+        "CreateStateMachine",
+        json!({"name": "shared-name", "definition": DEF, "roleArn": ROLE}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["stateMachineArn"],
+        format!("arn:aws:states:eu-west-1:{account}:stateMachine:shared-name"),
+        "the caller's account and the scope's region"
+    );
+    // Rotation: the old key stops working, the new one works.
+    let rotated = tenancy::rotate(e.state.store(), e.state.sealer(), "acme").unwrap();
+    let (_, v) = call_as(&e.app, &acme, "ListStateMachines", json!({})).await;
+    assert_eq!(v["__type"], "UnrecognizedClientException");
+    let fresh = Signer {
+        key: rotated["accessKeyId"].as_str().unwrap().into(),
+        secret: rotated["secretAccessKey"].as_str().unwrap().into(),
+        ..acme
+    };
+    let (_, v) = call_as(&e.app, &fresh, "ListStateMachines", json!({})).await;
+    assert_eq!(v["stateMachines"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn state_machine_lifecycle_validation_and_pages() {
+    let e = env().await;
+    let app = &e.app;
+    let arn = create(app, "m1", DEF, "STANDARD").await;
+    assert_eq!(arn, sm("m1"));
+    assert_eq!(create(app, "m1", DEF, "STANDARD").await, arn, "idempotent");
+    fails(
+        app,
+        "CreateStateMachine",
+        json!({"name": "m1", "definition": WAIT, "roleArn": ROLE}),
+        "StateMachineAlreadyExists",
+    )
+    .await;
+    let m = fails(
+        app,
+        "CreateStateMachine",
+        json!({"name": "bad", "definition": "{\"StartAt\":\"X\",\"States\":{}}", "roleArn": ROLE}),
+        "InvalidDefinition",
+    )
+    .await;
+    assert!(m.starts_with("Invalid State Machine Definition"), "{m}");
+    fails(
+        app,
+        "CreateStateMachine",
+        json!({"name": "a b", "definition": DEF, "roleArn": ROLE}),
+        "InvalidName",
+    )
+    .await;
+    fails(
+        app,
+        "CreateStateMachine",
+        json!({"name": "r", "definition": DEF, "roleArn": "role"}),
+        "InvalidArn",
+    )
+    .await;
+    let m = fails(
+        app,
+        "CreateStateMachine",
+        json!({"definition": DEF}),
+        "ValidationException",
+    )
+    .await;
+    assert!(m.starts_with("2 validation errors detected"), "{m}");
+    fails(
+        app,
+        "CreateStateMachine",
+        json!({"name": 5, "definition": DEF, "roleArn": ROLE}),
+        "SerializationException",
+    )
+    .await;
+    fails(
+        app,
+        "CreateStateMachine",
+        json!({"name": "t", "definition": DEF, "roleArn": ROLE, "type": "FAST"}),
+        "ValidationException",
+    )
+    .await;
+    fails(
+        app,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": "not-an-arn"}),
+        "InvalidArn",
+    )
+    .await;
+    fails(
+        app,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": sm("nope")}),
+        "StateMachineDoesNotExist",
+    )
+    .await;
+    let d = call(app, "DescribeStateMachine", json!({"stateMachineArn": arn})).await;
+    assert_eq!(
+        (d["name"].as_str(), d["type"].as_str(), d["status"].as_str()),
+        (Some("m1"), Some("STANDARD"), Some("ACTIVE"))
+    );
+    assert_eq!(d["loggingConfiguration"]["level"], "OFF");
+    fails(
+        app,
+        "UpdateStateMachine",
+        json!({"stateMachineArn": arn}),
+        "MissingRequiredParameter",
+    )
+    .await;
+    fails(
+        app,
+        "UpdateStateMachine",
+        json!({"stateMachineArn": arn, "definition": "{}"}),
+        "InvalidDefinition",
+    )
+    .await;
+    let u = call(
+        app,
+        "UpdateStateMachine",
+        json!({"stateMachineArn": arn, "definition": WAIT}),
+    )
+    .await;
+    assert_ne!(u["revisionId"], d["revisionId"]);
+    let d2 = call(app, "DescribeStateMachine", json!({"stateMachineArn": arn})).await;
+    assert_eq!(d2["definition"], WAIT);
+    for n in ["m2", "m3", "m4", "m5"] {
+        create(app, n, DEF, "STANDARD").await;
+    }
+    let mut names = Vec::new();
+    let mut next: Option<Value> = None;
+    loop {
+        let mut req = json!({"maxResults": 2});
+        if let Some(t) = &next {
+            req["nextToken"] = t.clone();
+        }
+        let page = call(app, "ListStateMachines", req).await;
+        let items = page["stateMachines"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        names.extend(
+            items
+                .iter()
+                .map(|m| m["name"].as_str().unwrap().to_string()),
+        );
+        match page.get("nextToken") {
+            Some(t) => next = Some(t.clone()),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["m1", "m2", "m3", "m4", "m5"]);
+    fails(
+        app,
+        "ListStateMachines",
+        json!({"nextToken": "garbage"}),
+        "InvalidToken",
+    )
+    .await;
+    fails(
+        app,
+        "ListStateMachines",
+        json!({"maxResults": 1001}),
+        "ValidationException",
+    )
+    .await;
+    call(app, "DeleteStateMachine", json!({"stateMachineArn": arn})).await;
+    fails(
+        app,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": arn}),
+        "StateMachineDoesNotExist",
+    )
+    .await;
+    call(app, "DeleteStateMachine", json!({"stateMachineArn": arn})).await;
+    let v = call(
+        app,
+        "ValidateStateMachineDefinition",
+        json!({"definition": DEF}),
+    )
+    .await;
+    assert_eq!(
+        v,
+        json!({"result": "OK", "diagnostics": [], "truncated": false})
+    );
+    let v = call(
+        app,
+        "ValidateStateMachineDefinition",
+        json!({"definition": "{\"StartAt\":\"X\",\"States\":{}}"}),
+    )
+    .await;
+    assert_eq!(v["result"], "FAIL");
+    assert!(!v["diagnostics"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn executions_run_list_history_and_stop() {
+    let e = env().await;
+    let app = &e.app;
+    let arn = create(app, "pass", DEF, "STANDARD").await;
+    let started = call(
+        app,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "name": "e1", "input": "{\"n\":1}"}),
+    )
+    .await;
+    let exec = started["executionArn"].as_str().unwrap().to_string();
+    assert_eq!(
+        exec,
+        "arn:aws:states:us-east-1:000000000000:execution:pass:e1"
+    );
+    e.state.engine().wait(1, &exec).await.unwrap();
+    let d = call(app, "DescribeExecution", json!({"executionArn": exec})).await;
+    assert_eq!(
+        (d["status"].as_str(), d["output"].as_str()),
+        (Some("SUCCEEDED"), Some("{\"ok\":true}"))
+    );
+    fails(
+        app,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "name": "e1", "input": "{\"n\":2}"}),
+        "ExecutionAlreadyExists",
+    )
+    .await;
+    fails(
+        app,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "input": "{nope"}),
+        "InvalidExecutionInput",
+    )
+    .await;
+    fails(
+        app,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "name": "x/y"}),
+        "InvalidName",
+    )
+    .await;
+    fails(
+        app,
+        "StartSyncExecution",
+        json!({"stateMachineArn": arn}),
+        "StateMachineTypeNotSupported",
+    )
+    .await;
+    fails(
+        app,
+        "DescribeExecution",
+        json!({"executionArn": "arn:aws:states:us-east-1:000000000000:execution:pass:nope"}),
+        "ExecutionDoesNotExist",
+    )
+    .await;
+    fails(
+        app,
+        "DescribeExecution",
+        json!({"executionArn": arn}),
+        "InvalidArn",
+    )
+    .await;
+    let h = call(app, "GetExecutionHistory", json!({"executionArn": exec})).await;
+    let events = h["events"].as_array().unwrap();
+    assert_eq!(events[0]["type"], "ExecutionStarted");
+    assert!(events[0]["timestamp"].is_f64(), "epoch seconds");
+    assert_eq!(events.last().unwrap()["type"], "ExecutionSucceeded");
+    let n = events.len();
+    let page = call(app, "GetExecutionHistory", json!({"executionArn": exec, "maxResults": 2, "reverseOrder": true, "includeExecutionData": false})).await;
+    let evs = page["events"].as_array().unwrap();
+    assert_eq!(evs[0]["id"], n as i64);
+    assert_eq!(evs[1]["id"], n as i64 - 1);
+    assert!(
+        evs[0]["executionSucceededEventDetails"]
+            .get("output")
+            .is_none()
+    );
+    let rest = call(app, "GetExecutionHistory", json!({"executionArn": exec, "maxResults": 100, "reverseOrder": true, "nextToken": page["nextToken"]})).await;
+    assert_eq!(rest["events"].as_array().unwrap().len(), n - 2);
+    assert!(rest.get("nextToken").is_none());
+    // A waiting execution, listed and stopped.
+    let wait = create(app, "wait", WAIT, "STANDARD").await;
+    let w = call(
+        app,
+        "StartExecution",
+        json!({"stateMachineArn": wait, "name": "w1"}),
+    )
+    .await;
+    let same = call(
+        app,
+        "StartExecution",
+        json!({"stateMachineArn": wait, "name": "w1"}),
+    )
+    .await;
+    assert_eq!(
+        same["executionArn"], w["executionArn"],
+        "idempotent while running"
+    );
+    call(app, "StartExecution", json!({"stateMachineArn": wait})).await;
+    let running = call(
+        app,
+        "ListExecutions",
+        json!({"stateMachineArn": wait, "statusFilter": "RUNNING", "maxResults": 1}),
+    )
+    .await;
+    assert_eq!(running["executions"].as_array().unwrap().len(), 1);
+    let more = call(app, "ListExecutions", json!({"stateMachineArn": wait, "statusFilter": "RUNNING", "nextToken": running["nextToken"]})).await;
+    assert_eq!(more["executions"].as_array().unwrap().len(), 1);
+    assert!(more.get("nextToken").is_none());
+    fails(
+        app,
+        "ListExecutions",
+        json!({"stateMachineArn": wait, "statusFilter": "DONE"}),
+        "ValidationException",
+    )
+    .await;
+    fails(
+        app,
+        "ListExecutions",
+        json!({"stateMachineArn": sm("none")}),
+        "StateMachineDoesNotExist",
+    )
+    .await;
+    call(
+        app,
+        "StopExecution",
+        json!({"executionArn": w["executionArn"], "error": "Halt", "cause": "test"}),
+    )
+    .await;
+    let d = call(
+        app,
+        "DescribeExecution",
+        json!({"executionArn": w["executionArn"]}),
+    )
+    .await;
+    assert_eq!(d["status"], "ABORTED");
+    let for_exec = call(
+        app,
+        "DescribeStateMachineForExecution",
+        json!({"executionArn": exec}),
+    )
+    .await;
+    assert_eq!(
+        (for_exec["name"].as_str(), for_exec["definition"].as_str()),
+        (Some("pass"), Some(DEF))
+    );
+}
+
+#[tokio::test]
+async fn express_sync_and_lambda_tasks_without_functions() {
+    let e = env().await;
+    let app = &e.app;
+    let x = create(app, "fast", DEF, "EXPRESS").await;
+    let r = call(
+        app,
+        "StartSyncExecution",
+        json!({"stateMachineArn": x, "input": "{}"}),
+    )
+    .await;
+    assert_eq!(
+        (r["status"].as_str(), r["output"].as_str()),
+        (Some("SUCCEEDED"), Some("{\"ok\":true}"))
+    );
+    assert!(
+        r["executionArn"]
+            .as_str()
+            .unwrap()
+            .contains(":express:fast:")
+    );
+    fails(
+        app,
+        "ListExecutions",
+        json!({"stateMachineArn": x}),
+        "StateMachineTypeNotSupported",
+    )
+    .await;
+    let lambda = r#"{"StartAt":"T","States":{"T":{"Type":"Task","Resource":"arn:aws:lambda:us-east-1:000000000000:function:missing","End":true}}}"#;
+    let l = create(app, "lam", lambda, "EXPRESS").await;
+    let r = call(app, "StartSyncExecution", json!({"stateMachineArn": l})).await;
+    assert_eq!(
+        (r["status"].as_str(), r["error"].as_str()),
+        (Some("FAILED"), Some("Lambda.ResourceNotFoundException"))
+    );
+}
+
+#[tokio::test]
+async fn activities_and_task_tokens() {
+    let e = env().await;
+    let app = &e.app;
+    let a = call(app, "CreateActivity", json!({"name": "approve"})).await;
+    let act = a["activityArn"].as_str().unwrap().to_string();
+    assert_eq!(
+        act,
+        "arn:aws:states:us-east-1:000000000000:activity:approve"
+    );
+    assert_eq!(
+        call(app, "CreateActivity", json!({"name": "approve"})).await["activityArn"],
+        act
+    );
+    assert_eq!(
+        call(app, "DescribeActivity", json!({"activityArn": act})).await["name"],
+        "approve"
+    );
+    assert_eq!(
+        call(app, "ListActivities", json!({})).await["activities"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let empty = call(
+        app,
+        "GetActivityTask",
+        json!({"activityArn": act, "workerName": "w"}),
+    )
+    .await;
+    assert_eq!(
+        empty,
+        json!({}),
+        "nothing waiting: an empty answer after the poll"
+    );
+    let def = format!(
+        r#"{{"StartAt":"A","States":{{"A":{{"Type":"Task","Resource":"{act}","End":true}}}}}}"#
+    );
+    let m = create(app, "needs-approval", &def, "STANDARD").await;
+    for (name, ok) in [("yes", true), ("no", false)] {
+        let s = call(
+            app,
+            "StartExecution",
+            json!({"stateMachineArn": m, "name": name, "input": "{\"order\":1}"}),
+        )
+        .await;
+        let task = call(app, "GetActivityTask", json!({"activityArn": act})).await;
+        assert_eq!(task["input"], "{\"order\":1}");
+        let token = task["taskToken"].clone();
+        call(app, "SendTaskHeartbeat", json!({"taskToken": token})).await;
+        if ok {
+            fails(
+                app,
+                "SendTaskSuccess",
+                json!({"taskToken": token, "output": "{bad"}),
+                "InvalidOutput",
+            )
+            .await;
+            call(
+                app,
+                "SendTaskSuccess",
+                json!({"taskToken": token, "output": "{\"approved\":true}"}),
+            )
+            .await;
+        } else {
+            call(
+                app,
+                "SendTaskFailure",
+                json!({"taskToken": token, "error": "Rejected", "cause": "no"}),
+            )
+            .await;
+        }
+        let exec = s["executionArn"].as_str().unwrap();
+        let done = e.state.engine().wait(1, exec).await.unwrap();
+        assert_eq!(done.status, if ok { "SUCCEEDED" } else { "FAILED" });
+        fails(
+            app,
+            "SendTaskSuccess",
+            json!({"taskToken": token, "output": "{}"}),
+            "TaskDoesNotExist",
+        )
+        .await;
+    }
+    fails(
+        app,
+        "DescribeActivity",
+        json!({"activityArn": m}),
+        "InvalidArn",
+    )
+    .await;
+    call(app, "DeleteActivity", json!({"activityArn": act})).await;
+    fails(
+        app,
+        "DescribeActivity",
+        json!({"activityArn": act}),
+        "ActivityDoesNotExist",
+    )
+    .await;
+    fails(
+        app,
+        "GetActivityTask",
+        json!({"activityArn": act}),
+        "ActivityDoesNotExist",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn tags_limits_and_unsupported_actions() {
+    let e = env().await;
+    let app = &e.app;
+    let arn = create(app, "tagged", DEF, "STANDARD").await;
+    call(app, "TagResource", json!({"resourceArn": arn, "tags": [{"key": "team", "value": "a"}, {"key": "env", "value": "dev"}]})).await;
+    call(
+        app,
+        "UntagResource",
+        json!({"resourceArn": arn, "tagKeys": ["env"]}),
+    )
+    .await;
+    let t = call(app, "ListTagsForResource", json!({"resourceArn": arn})).await;
+    assert_eq!(t, json!({"tags": [{"key": "team", "value": "a"}]}));
+    let many: Vec<Value> = (0..50)
+        .map(|i| json!({"key": format!("k{i}"), "value": ""}))
+        .collect();
+    fails(
+        app,
+        "TagResource",
+        json!({"resourceArn": arn, "tags": many}),
+        "TooManyTags",
+    )
+    .await;
+    assert_eq!(
+        call(app, "ListTagsForResource", json!({"resourceArn": arn})).await["tags"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "nothing half-stored"
+    );
+    fails(
+        app,
+        "TagResource",
+        json!({"resourceArn": sm("ghost"), "tags": []}),
+        "ResourceNotFound",
+    )
+    .await;
+    fails(
+        app,
+        "TagResource",
+        json!({"resourceArn": arn}),
+        "ValidationException",
+    )
+    .await;
+    fails(app, "RedriveExecution", json!({}), "UnsupportedOperation").await;
+    fails(app, "TestState", json!({}), "UnsupportedOperation").await;
+    fails(app, "ListMapRuns", json!({}), "UnsupportedOperation").await;
+    fails(app, "Frobnicate", json!({}), "UnknownOperationException").await;
+    // Oversized requests are refused before anything is parsed.
+    let big =
+        json!({"name": "big", "definition": "x".repeat(super::SFN_BODY_LIMIT), "roleArn": ROLE});
+    let (status, v) = call_as(app, &dev(), "CreateStateMachine", big).await;
+    assert_eq!(
+        (status, v["__type"].as_str()),
+        (
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Some("RequestEntityTooLargeException")
+        )
+    );
+    let input = json!({"stateMachineArn": arn, "input": format!("\"{}\"", "x".repeat(262_144))});
+    fails(app, "StartExecution", input, "ValidationException").await;
+}
+
+#[tokio::test]
+async fn serves_over_a_real_socket() {
+    let e = env().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = e.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let req = signed(&dev(), "ListStateMachines", b"{}");
+    let mut raw = "POST / HTTP/1.1\r\nconnection: close\r\ncontent-length: 2\r\n".to_string();
+    for (k, v) in req.headers() {
+        raw.push_str(&format!("{k}: {}\r\n", v.to_str().unwrap()));
+    }
+    raw.push_str("\r\n{}");
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(raw.as_bytes()).await.unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.ends_with("{\"stateMachines\":[]}"), "{out}");
+}

@@ -1,0 +1,127 @@
+//! `sandflow serve` (the HTTP endpoint on a data directory, stopped gracefully by SIGTERM or
+//! Ctrl-C) and the admin commands on a data directory: `tenant create|list|delete` and
+//! `key rotate`, which print JSON and work while a server runs on the same directory.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use sandflow_store::Store;
+use serde_json::Value;
+
+use crate::api::{self, AppState, Options};
+use crate::tenancy::{self, Sealer};
+
+/// Runs the server until SIGTERM/SIGINT; in-flight requests finish, then the store's writer
+/// drains its queued commits when the last handle drops.
+pub fn serve(listen: SocketAddr, data: &Path, dev: bool) -> ExitCode {
+    init_tracing();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(format!("cannot start the async runtime: {e}")),
+    };
+    rt.block_on(async {
+        let opts = Options {
+            dev,
+            ..Options::default()
+        };
+        let state = match AppState::open(data, &opts).await {
+            Ok(s) => s,
+            Err(e) => return fail(format!("cannot open {}: {e}", data.display())),
+        };
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => return fail(format!("cannot listen on {listen}: {e}")),
+        };
+        let addr = listener.local_addr().map_or(listen, |a| a);
+        tracing::info!(%addr, data = %data.display(), dev, "sandflow serving");
+        let app = api::router(state);
+        match axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+        {
+            Ok(()) => {
+                tracing::info!("stopped");
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(format!("server error: {e}")),
+        }
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Logs to stderr; `RUST_LOG` overrides the default `info`.
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("sandflow: {message}");
+    ExitCode::FAILURE
+}
+
+/// The admin commands on a data directory.
+#[derive(Debug, Clone)]
+pub enum Admin {
+    Create(String),
+    List,
+    Delete(String),
+    Rotate(String),
+}
+
+pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
+    let open = || -> tenancy::Result<(Store, Sealer)> {
+        let sealer = Sealer::open(data)?;
+        let store = Store::open(&tenancy::db_path(data))?;
+        Ok((store, sealer))
+    };
+    let result = open().and_then(|(store, sealer)| match cmd {
+        Admin::Create(name) => tenancy::create(&store, &sealer, name),
+        Admin::List => tenancy::list(&store),
+        Admin::Delete(name) => {
+            tenancy::delete(&store, name).map(|()| serde_json::json!({"deleted": name}))
+        }
+        Admin::Rotate(name) => tenancy::rotate(&store, &sealer, name),
+    });
+    match result {
+        Ok(v) => {
+            print_line(&v);
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(e.to_string()),
+    }
+}
+
+fn print_line(v: &Value) {
+    println!("{v}");
+}

@@ -1,0 +1,214 @@
+//! State machines of a tenant, and their published versions.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::{Result, unique};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateMachine {
+    pub tenant_id: i64,
+    pub name: String,
+    pub arn: String,
+    /// `STANDARD` or `EXPRESS`.
+    pub machine_type: String,
+    pub definition: String,
+    pub role_arn: String,
+    pub revision_id: String,
+    /// Logging, tracing and encryption settings as JSON text.
+    pub config: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+const COLUMNS: &str =
+    "tenant_id, name, arn, type, definition, role_arn, revision_id, config, created_ms, updated_ms";
+
+fn machine(r: &Row<'_>) -> rusqlite::Result<StateMachine> {
+    Ok(StateMachine {
+        tenant_id: r.get(0)?,
+        name: r.get(1)?,
+        arn: r.get(2)?,
+        machine_type: r.get(3)?,
+        definition: r.get(4)?,
+        role_arn: r.get(5)?,
+        revision_id: r.get(6)?,
+        config: r.get(7)?,
+        created_ms: r.get(8)?,
+        updated_ms: r.get(9)?,
+    })
+}
+
+pub fn insert(c: &Connection, m: &StateMachine) -> Result<()> {
+    c.prepare_cached(&format!(
+        "INSERT INTO state_machines ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+    ))?
+    .execute(params![
+        m.tenant_id,
+        m.name,
+        m.arn,
+        m.machine_type,
+        m.definition,
+        m.role_arn,
+        m.revision_id,
+        m.config,
+        m.created_ms,
+        m.updated_ms
+    ])
+    .map_err(|e| unique(e, || format!("state machine {}", m.arn)))?;
+    Ok(())
+}
+
+pub fn get(c: &Connection, tenant_id: i64, arn: &str) -> Result<Option<StateMachine>> {
+    let sql = format!("SELECT {COLUMNS} FROM state_machines WHERE tenant_id = ?1 AND arn = ?2");
+    Ok(c.prepare_cached(&sql)?
+        .query_row(params![tenant_id, arn], machine)
+        .optional()?)
+}
+
+/// A page of the tenant's machines in name order, starting after `after` (a name).
+pub fn list(
+    c: &Connection,
+    tenant_id: i64,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<StateMachine>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM state_machines WHERE tenant_id = ?1 AND name > ?2 ORDER BY name LIMIT ?3"
+    );
+    let mut st = c.prepare(&sql)?;
+    let rows = st
+        .query_map(
+            params![tenant_id, after.unwrap_or(""), limit as i64],
+            machine,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+/// Replaces definition, role and config; false when there is no such machine.
+pub fn update(c: &Connection, m: &StateMachine) -> Result<bool> {
+    let n = c.prepare_cached("UPDATE state_machines SET definition = ?3, role_arn = ?4, revision_id = ?5, config = ?6, updated_ms = ?7
+         WHERE tenant_id = ?1 AND arn = ?2")?.execute(
+        params![m.tenant_id, m.arn, m.definition, m.role_arn, m.revision_id, m.config, m.updated_ms],
+    )?;
+    Ok(n > 0)
+}
+
+pub fn delete(c: &Connection, tenant_id: i64, arn: &str) -> Result<bool> {
+    Ok(
+        c.prepare_cached("DELETE FROM state_machines WHERE tenant_id = ?1 AND arn = ?2")?
+            .execute(params![tenant_id, arn])?
+            > 0,
+    )
+}
+
+/// Publishes the machine's current definition as the next version number; returns it.
+pub fn publish_version(
+    c: &Connection,
+    tenant_id: i64,
+    arn: &str,
+    description: Option<&str>,
+    now_ms: i64,
+) -> Result<Option<i64>> {
+    let Some(m) = get(c, tenant_id, arn)? else {
+        return Ok(None);
+    };
+    let next: i64 = c.prepare_cached("SELECT COALESCE(MAX(version), 0) + 1 FROM state_machine_versions WHERE tenant_id = ?1 AND name = ?2")?.query_row(
+        params![tenant_id, m.name],
+        |r| r.get(0),
+    )?;
+    c.prepare_cached("INSERT INTO state_machine_versions (tenant_id, name, version, definition, role_arn, revision_id, description, created_ms)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")?.execute(
+        params![tenant_id, m.name, next, m.definition, m.role_arn, m.revision_id, description, now_ms],
+    )?;
+    Ok(Some(next))
+}
+
+/// The definition of a published version.
+pub fn version_definition(
+    c: &Connection,
+    tenant_id: i64,
+    name: &str,
+    version: i64,
+) -> Result<Option<String>> {
+    Ok(c.prepare_cached("SELECT definition FROM state_machine_versions WHERE tenant_id = ?1 AND name = ?2 AND version = ?3")?.query_row(
+            params![tenant_id, name, version],
+            |r| r.get(0),
+        )
+        .optional()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Error, tenants, test_conn};
+
+    pub(crate) fn sample(tenant_id: i64, name: &str) -> StateMachine {
+        StateMachine {
+            tenant_id,
+            name: name.into(),
+            arn: format!("arn:aws:states:us-east-1:{tenant_id:012}:stateMachine:{name}"),
+            machine_type: "STANDARD".into(),
+            definition: r#"{"StartAt":"P","States":{"P":{"Type":"Pass","End":true}}}"#.into(),
+            role_arn: "arn:aws:iam::1:role/r".into(),
+            revision_id: "r1".into(),
+            config: "{}".into(),
+            created_ms: 1,
+            updated_ms: 1,
+        }
+    }
+
+    #[test]
+    fn crud_pages_and_tenant_isolation() {
+        let c = test_conn();
+        let a = tenants::create(&c, "a", "000000000001", 0).unwrap();
+        let b = tenants::create(&c, "b", "000000000002", 0).unwrap();
+        for n in ["m3", "m1", "m2"] {
+            insert(&c, &sample(a.id, n)).unwrap();
+        }
+        assert!(matches!(
+            insert(&c, &sample(a.id, "m1")),
+            Err(Error::Conflict(_))
+        ));
+        let m1 = sample(a.id, "m1");
+        assert!(
+            get(&c, b.id, &m1.arn).unwrap().is_none(),
+            "another tenant sees nothing"
+        );
+        let page: Vec<String> = list(&c, a.id, None, 2)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(page, ["m1", "m2"]);
+        let rest: Vec<String> = list(&c, a.id, Some("m2"), 2)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.name)
+            .collect();
+        assert_eq!(rest, ["m3"]);
+        let mut changed = m1.clone();
+        changed.definition = "{}".into();
+        changed.revision_id = "r2".into();
+        assert!(update(&c, &changed).unwrap());
+        assert_eq!(get(&c, a.id, &m1.arn).unwrap().unwrap().revision_id, "r2");
+        assert_eq!(
+            publish_version(&c, a.id, &m1.arn, Some("first"), 5).unwrap(),
+            Some(1)
+        );
+        assert_eq!(
+            publish_version(&c, a.id, &m1.arn, None, 6).unwrap(),
+            Some(2)
+        );
+        assert_eq!(
+            version_definition(&c, a.id, "m1", 1).unwrap().as_deref(),
+            Some("{}")
+        );
+        assert!(delete(&c, a.id, &m1.arn).unwrap());
+        assert!(
+            version_definition(&c, a.id, "m1", 1).unwrap().is_none(),
+            "versions go with it"
+        );
+        assert!(!delete(&c, b.id, &sample(a.id, "m2").arn).unwrap());
+    }
+}

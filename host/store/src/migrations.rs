@@ -1,0 +1,215 @@
+//! Embedded, versioned schema migrations. `PRAGMA user_version` records how many have run; each
+//! runs once, in order, in its own transaction. Never edit a released migration: add one.
+
+use rusqlite::Connection;
+
+use crate::Result;
+
+/// Migration N (1-based) brings the schema from version N-1 to N.
+const MIGRATIONS: &[&str] = &[
+    // 1: tenants, definitions, executions with their history, timers, tasks, activities,
+    //    functions, tags, KV items, queue messages, usage.
+    r#"
+    CREATE TABLE tenants (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        account_id  TEXT NOT NULL UNIQUE,
+        created_ms  INTEGER NOT NULL
+    );
+    CREATE TABLE access_keys (
+        access_key_id TEXT PRIMARY KEY,
+        tenant_id     INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        secret        BLOB NOT NULL,
+        created_ms    INTEGER NOT NULL
+    );
+    CREATE INDEX access_keys_by_tenant ON access_keys(tenant_id);
+
+    CREATE TABLE state_machines (
+        tenant_id    INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        arn          TEXT NOT NULL UNIQUE,
+        type         TEXT NOT NULL,
+        definition   TEXT NOT NULL,
+        role_arn     TEXT NOT NULL,
+        revision_id  TEXT NOT NULL,
+        config       TEXT NOT NULL DEFAULT '{}',
+        created_ms   INTEGER NOT NULL,
+        updated_ms   INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    );
+    CREATE TABLE state_machine_versions (
+        tenant_id    INTEGER NOT NULL,
+        name         TEXT NOT NULL,
+        version      INTEGER NOT NULL,
+        definition   TEXT NOT NULL,
+        role_arn     TEXT NOT NULL,
+        revision_id  TEXT NOT NULL,
+        description  TEXT,
+        created_ms   INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name, version),
+        FOREIGN KEY (tenant_id, name) REFERENCES state_machines(tenant_id, name) ON DELETE CASCADE
+    );
+
+    CREATE TABLE executions (
+        id                 INTEGER PRIMARY KEY,
+        tenant_id          INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        arn                TEXT NOT NULL UNIQUE,
+        state_machine_arn  TEXT NOT NULL,
+        name               TEXT NOT NULL,
+        type               TEXT NOT NULL,
+        definition         TEXT NOT NULL,
+        status             TEXT NOT NULL,
+        input              TEXT NOT NULL,
+        output             TEXT,
+        error              TEXT,
+        cause              TEXT,
+        start_ms           INTEGER NOT NULL,
+        stop_ms            INTEGER,
+        snapshot           BLOB,
+        next_seq           INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX executions_by_machine ON executions(tenant_id, state_machine_arn, start_ms DESC);
+    CREATE INDEX executions_by_tenant ON executions(tenant_id, start_ms DESC);
+    CREATE INDEX executions_open ON executions(status) WHERE status = 'RUNNING';
+
+    -- One row per committed step: the input event and the AWS history events it produced.
+    CREATE TABLE steps (
+        execution_id    INTEGER NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        seq             INTEGER NOT NULL,
+        event           TEXT NOT NULL,
+        first_event_id  INTEGER NOT NULL,
+        event_count     INTEGER NOT NULL,
+        history         TEXT NOT NULL,
+        PRIMARY KEY (execution_id, seq)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE timers (
+        execution_id  INTEGER NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        timer_id      INTEGER NOT NULL,
+        fire_ms       INTEGER NOT NULL,
+        PRIMARY KEY (execution_id, timer_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX timers_due ON timers(fire_ms);
+
+    -- The outbox of scheduled tasks: a row lives from scheduling until its outcome commits.
+    CREATE TABLE tasks (
+        execution_id  INTEGER NOT NULL REFERENCES executions(id) ON DELETE CASCADE,
+        task_id       INTEGER NOT NULL,
+        call          TEXT NOT NULL,
+        token         TEXT UNIQUE,
+        activity_arn  TEXT,
+        started       INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (execution_id, task_id)
+    );
+    CREATE INDEX tasks_by_activity ON tasks(activity_arn, started) WHERE activity_arn IS NOT NULL;
+
+    CREATE TABLE activities (
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        arn         TEXT NOT NULL UNIQUE,
+        created_ms  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    );
+
+    CREATE TABLE functions (
+        tenant_id    INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name         TEXT NOT NULL,
+        arn          TEXT NOT NULL UNIQUE,
+        abi          TEXT NOT NULL,
+        sha256       TEXT NOT NULL,
+        code         BLOB NOT NULL,
+        memory_mib   INTEGER NOT NULL,
+        timeout_s    INTEGER NOT NULL,
+        grants       TEXT NOT NULL DEFAULT '{}',
+        revision_id  TEXT NOT NULL,
+        created_ms   INTEGER NOT NULL,
+        updated_ms   INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    );
+
+    CREATE TABLE tags (
+        tenant_id     INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        resource_arn  TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        value         TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, resource_arn, key)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE kv_items (
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        table_name  TEXT NOT NULL,
+        key         TEXT NOT NULL,
+        value       BLOB NOT NULL,
+        PRIMARY KEY (tenant_id, table_name, key)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE queue_messages (
+        id             INTEGER PRIMARY KEY,
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        queue          TEXT NOT NULL,
+        body           TEXT NOT NULL,
+        visible_ms     INTEGER NOT NULL,
+        receive_count  INTEGER NOT NULL DEFAULT 0,
+        created_ms     INTEGER NOT NULL
+    );
+    CREATE INDEX queue_messages_visible ON queue_messages(tenant_id, queue, visible_ms, id);
+
+    CREATE TABLE usage (
+        tenant_id         INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        day               INTEGER NOT NULL,
+        transitions       INTEGER NOT NULL DEFAULT 0,
+        task_invocations  INTEGER NOT NULL DEFAULT 0,
+        fuel              INTEGER NOT NULL DEFAULT 0,
+        task_wall_ms      INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (tenant_id, day)
+    ) WITHOUT ROWID;
+    "#,
+    // 2: per-tenant count of RUNNING executions, kept by `executions` (the quota check reads one
+    //    row instead of counting).
+    r#"
+    CREATE TABLE open_executions (
+        tenant_id  INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        open       INTEGER NOT NULL
+    );
+    INSERT INTO open_executions (tenant_id, open)
+        SELECT tenant_id, count(*) FROM executions WHERE status = 'RUNNING' GROUP BY tenant_id;
+    "#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    let current: usize =
+        conn.pragma_query_value(None, "user_version", |r| r.get::<_, i64>(0))? as usize;
+    if current > SCHEMA_VERSION {
+        return Err(crate::Error::Corrupt(format!(
+            "the database has schema version {current}, newer than this build's {SCHEMA_VERSION}"
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn migrates_once_and_refuses_newer_databases() {
+        let mut c = Connection::open_in_memory().unwrap();
+        migrate(&mut c).unwrap();
+        migrate(&mut c).unwrap();
+        let v: i64 = c
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(v as usize, SCHEMA_VERSION);
+        c.pragma_update(None, "user_version", 999).unwrap();
+        assert!(matches!(migrate(&mut c), Err(crate::Error::Corrupt(_))));
+    }
+}
