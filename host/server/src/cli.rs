@@ -34,6 +34,8 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Run conformance case files and report the cases that differ from AWS.
     Conformance(ConformanceArgs),
+    /// Run, check or benchmark a task's WebAssembly locally.
+    Task(crate::task_cli::TaskArgs),
     /// Measure interpreter throughput (state transitions per second) on standard scenarios.
     Bench(BenchArgs),
     /// Serve the AWS-compatible API (Step Functions) on a data directory.
@@ -209,6 +211,7 @@ pub fn main() -> ExitCode {
         Command::Exec(args) => exec(args),
         Command::Validate(args) => validate(&args),
         Command::Conformance(args) => conformance(&args),
+        Command::Task(args) => crate::task_cli::main(args),
         Command::Bench(args) => bench(&args),
         Command::Serve(args) => crate::serve::serve(args.listen, &args.data, args.dev),
         Command::Tenant(TenantCommand::Create { name, data }) => {

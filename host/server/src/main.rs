@@ -1,5 +1,5 @@
-//! The `sandflow` binary: the command line (`exec`, `validate`, `conformance`, `bench`), the
-//! AWS-compatible server (`serve`) and the tenant admin commands.
+//! The `sandflow` binary: the command line (`exec`, `validate`, `conformance`, `bench`,
+//! `task`), the AWS-compatible server (`serve`) and the tenant admin commands.
 
 mod api;
 mod aws_json;
@@ -7,6 +7,7 @@ mod cli;
 mod conformance;
 mod mocks;
 mod serve;
+mod task_cli;
 mod tenancy;
 
 /// The interpreter and store allocate many small JSON values; mimalloc keeps that cheap.
