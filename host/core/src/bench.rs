@@ -159,7 +159,8 @@ fn choice_pass(jsonata: bool) -> Value {
     def
 }
 
-fn pass_chain(n: usize) -> Value {
+/// A chain of `n` Pass states.
+pub fn pass_chain(n: usize) -> Value {
     let mut states = serde_json::Map::new();
     for i in 0..n {
         let s = if i + 1 == n {

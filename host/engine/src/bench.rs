@@ -71,19 +71,6 @@ fn request(definition: &serde_json::Value, name: String, ty: MachineType) -> Sta
     }
 }
 
-fn pass_chain(n: usize) -> serde_json::Value {
-    let mut states = serde_json::Map::new();
-    for i in 0..n {
-        let s = if i + 1 == n {
-            json!({"Type": "Pass", "End": true})
-        } else {
-            json!({"Type": "Pass", "Next": format!("P{}", i + 1)})
-        };
-        states.insert(format!("P{i}"), s);
-    }
-    json!({"StartAt": "P0", "States": states})
-}
-
 /// Runs `total` executions with `concurrency` in flight; each `start` must finish it.
 async fn drive<F>(total: usize, concurrency: usize, start: F) -> Result<f64>
 where
@@ -115,7 +102,7 @@ where
 /// Standard 10-Pass chains, durable (fsync on), `concurrency` clients starting and awaiting them.
 pub async fn standard_pass_chain(dir: &Path, total: usize, concurrency: usize) -> Result<Report> {
     let engine = engine(dir).await?;
-    let def = Arc::new(pass_chain(10));
+    let def = Arc::new(sandflow_core::bench::pass_chain(10));
     let e = engine.clone();
     let seconds = drive(total, concurrency, move |i| {
         let (e, def) = (e.clone(), def.clone());
@@ -175,7 +162,7 @@ pub async fn standard_task(dir: &Path, total: usize, concurrency: usize) -> Resu
 /// Express sync executions of a 10-Pass chain.
 pub async fn express_sync(dir: &Path, total: usize, concurrency: usize) -> Result<Report> {
     let engine = engine(dir).await?;
-    let def = Arc::new(pass_chain(10));
+    let def = Arc::new(sandflow_core::bench::pass_chain(10));
     let e = engine.clone();
     let seconds = drive(total, concurrency, move |i| {
         let (e, def) = (e.clone(), def.clone());

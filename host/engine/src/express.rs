@@ -6,7 +6,6 @@ use std::collections::{BTreeSet, VecDeque};
 use sandflow_core::interp::{Action, Event, Execution, ExecutionInfo, ExecutionStatus};
 use sandflow_core::parse::MachineType;
 use sandflow_core::rng::Rng;
-use sandflow_core::run::TaskOutcome;
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
@@ -90,7 +89,8 @@ impl Engine {
                                 Completion::Now(outcome) => {
                                     let tx = outcomes_tx.clone();
                                     tokio::spawn(async move {
-                                        let _ = tx.send(outcome_event(call.task, outcome.await));
+                                        let _ =
+                                            tx.send(tasks::outcome_event(call.task, outcome.await));
                                     });
                                 }
                                 // Express refuses callbacks at creation; fail rather than hang.
@@ -194,17 +194,5 @@ pub(crate) async fn usage_flusher(engine: Weak<Inner>) {
         if let Err(e) = (Engine { inner }).flush_express_usage().await {
             tracing::error!(error = %e, "writing Express usage failed");
         }
-    }
-}
-
-fn outcome_event(task: u64, outcome: TaskOutcome) -> Event {
-    match outcome {
-        TaskOutcome::Succeeded(output) => Event::TaskSucceeded { task, output },
-        TaskOutcome::Failed(f) => Event::TaskFailed {
-            task,
-            error: f.error,
-            cause: f.cause,
-        },
-        TaskOutcome::TimedOut => Event::TaskTimedOut { task },
     }
 }

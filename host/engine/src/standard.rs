@@ -11,7 +11,6 @@ use sandflow_core::interp::{
 };
 use sandflow_core::parse::MachineType;
 use sandflow_core::resource::Resource;
-use sandflow_core::run::TaskOutcome;
 use sandflow_store::executions::{self, NewExecution};
 use sandflow_store::usage::{self, Usage};
 use sandflow_store::{Connection, tasks as task_rows, timers};
@@ -220,18 +219,6 @@ fn region_account(arn: &str) -> (String, String) {
     )
 }
 
-fn outcome_event(task: u64, outcome: TaskOutcome) -> Event {
-    match outcome {
-        TaskOutcome::Succeeded(output) => Event::TaskSucceeded { task, output },
-        TaskOutcome::Failed(f) => Event::TaskFailed {
-            task,
-            error: f.error,
-            cause: f.cause,
-        },
-        TaskOutcome::TimedOut => Event::TaskTimedOut { task },
-    }
-}
-
 impl Engine {
     pub(crate) async fn start_standard(&self, req: StartRequest) -> Result<Started> {
         let machine = self.machine(&req.definition, MachineType::Standard)?;
@@ -379,7 +366,7 @@ impl Engine {
             Completion::Now(outcome) => {
                 let engine = self.clone();
                 tokio::spawn(async move {
-                    let event = outcome_event(call.task, outcome.await);
+                    let event = tasks::outcome_event(call.task, outcome.await);
                     if let Err(e) = engine.deliver_boxed(id, event).await {
                         tracing::error!(execution = id, error = %e, "recording a task outcome failed");
                     }

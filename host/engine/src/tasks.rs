@@ -123,3 +123,17 @@ pub fn start(
 fn ready(o: TaskOutcome) -> Completion {
     Completion::Now(Box::pin(async move { o }))
 }
+
+/// The interpreter event that reports a task's outcome.
+pub(crate) fn outcome_event(task: u64, outcome: TaskOutcome) -> sandflow_core::interp::Event {
+    use sandflow_core::interp::Event;
+    match outcome {
+        TaskOutcome::Succeeded(output) => Event::TaskSucceeded { task, output },
+        TaskOutcome::Failed(f) => Event::TaskFailed {
+            task,
+            error: f.error,
+            cause: f.cause,
+        },
+        TaskOutcome::TimedOut => Event::TaskTimedOut { task },
+    }
+}

@@ -262,17 +262,7 @@ pub fn engine_error(e: sandflow_engine::Error) -> ApiError {
 pub fn uuid() -> String {
     let mut b = [0u8; 16];
     crate::tenancy::random(&mut b);
-    b[6] = (b[6] & 0x0f) | 0x40;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    sandflow_core::rng::uuid_v4_from(b)
 }
 
 fn now_ms() -> i64 {
