@@ -131,26 +131,13 @@ impl Engine {
             }
         };
         self.meter_express(caller.tenant_id, exec.transitions(), invocations);
-        let failure = exec.failure();
-        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        Finished {
-            execution_arn: exec.info().execution_arn.clone(),
-            status: if timed_out {
-                "TIMED_OUT"
-            } else {
-                exec.status().as_aws()
-            }
-            .to_string(),
-            output: exec.output().map(|v| v.to_string()),
-            error: if timed_out {
-                Some("States.Timeout".into())
-            } else {
-                failure.and_then(|f| non_empty(&f.error))
-            },
-            cause: failure.and_then(|f| non_empty(f.cause_str())),
-            start_ms: start.timestamp_millis(),
-            stop_ms: clock.now().timestamp_millis(),
+        let mut done = Finished::of(&exec, clock.now());
+        if timed_out {
+            // Past the Express limit: AWS reports TIMED_OUT with States.Timeout.
+            done.status = "TIMED_OUT".into();
+            done.error = Some("States.Timeout".into());
         }
+        done
     }
 }
 

@@ -117,6 +117,26 @@ pub struct Finished {
     pub stop_ms: i64,
 }
 
+impl Finished {
+    /// How `exec`, which has ended, ended, as of `stop`.
+    fn of(
+        exec: &sandflow_core::interp::Execution,
+        stop: chrono::DateTime<chrono::Utc>,
+    ) -> Finished {
+        let failure = exec.failure();
+        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        Finished {
+            execution_arn: exec.info().execution_arn.clone(),
+            status: exec.status().as_aws().to_string(),
+            output: exec.output().map(|v| v.to_string()),
+            error: failure.and_then(|f| non_empty(&f.error)),
+            cause: failure.and_then(|f| non_empty(f.cause_str())),
+            start_ms: exec.info().start_time.timestamp_millis(),
+            stop_ms: stop.timestamp_millis(),
+        }
+    }
+}
+
 /// Cheap to clone; clones share one engine.
 #[derive(Clone)]
 pub struct Engine {

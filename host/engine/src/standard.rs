@@ -384,17 +384,7 @@ impl Engine {
         if waiters.is_empty() {
             return;
         }
-        let failure = exec.failure();
-        let non_empty = |s: &str| (!s.is_empty()).then(|| s.to_string());
-        let done = Finished {
-            execution_arn: exec.info().execution_arn.clone(),
-            status: exec.status().as_aws().to_string(),
-            output: exec.output().map(|v| v.to_string()),
-            error: failure.and_then(|f| non_empty(&f.error)),
-            cause: failure.and_then(|f| non_empty(f.cause_str())),
-            start_ms: ms(exec.info().start_time),
-            stop_ms: ms(self.inner.clock.now()),
-        };
+        let done = Finished::of(exec, self.inner.clock.now());
         for w in waiters {
             let _ = w.send(done.clone());
         }
