@@ -6,6 +6,8 @@
 pub mod activities;
 mod db;
 pub mod executions;
+pub mod functions;
+pub mod invocations;
 pub mod machines;
 pub mod migrations;
 pub mod tags;
