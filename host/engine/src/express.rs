@@ -85,7 +85,15 @@ impl Engine {
                         Action::ScheduleTask(call) => {
                             invocations += 1;
                             let max = self.inner.config.max_payload_bytes;
-                            match tasks::start(&self.inner.functions, &clock, caller, &call, max) {
+                            let arn = &exec.info().execution_arn;
+                            match tasks::start(
+                                &self.inner.functions,
+                                &clock,
+                                caller,
+                                arn,
+                                &call,
+                                max,
+                            ) {
                                 Completion::Now(outcome) => {
                                     let tx = outcomes_tx.clone();
                                     tokio::spawn(async move {

@@ -26,7 +26,15 @@ pub struct Caller {
     pub region: String,
 }
 
-/// Runs tenants' functions. `timeout`: the Task's `TimeoutSeconds`, if any.
+/// The execution and task a function call is made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub execution_arn: String,
+    pub task: u64,
+}
+
+/// Runs tenants' functions. `function`: the name as the state gave it, without account,
+/// region or qualifier; `timeout_seconds`: the Task's `TimeoutSeconds`, if any.
 pub trait Functions: Send + Sync + 'static {
     fn invoke(
         &self,
@@ -34,14 +42,16 @@ pub trait Functions: Send + Sync + 'static {
         function: &str,
         payload: String,
         timeout_seconds: Option<u64>,
+        origin: Option<Origin>,
     ) -> BoxFuture<FunctionInvocation>;
 }
 
-/// A function's answer, or a timeout.
+/// A function's answer, or a failure the host decided (timeout, trap, a guest's own error).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FunctionInvocation {
     Done(FunctionResult),
-    TimedOut,
+    /// Fails the task with exactly this error and cause.
+    Failed(Failure),
 }
 
 /// How a scheduled task completes.
@@ -52,14 +62,21 @@ pub enum Completion {
     Token,
 }
 
-/// Routes one task call.
+/// Routes one task call of execution `execution_arn`.
 pub fn start(
     functions: &Arc<dyn Functions>,
     clock: &Arc<dyn Clock>,
     caller: &Caller,
+    execution_arn: &str,
     call: &TaskCall,
     max_payload_bytes: usize,
 ) -> Completion {
+    let origin = || {
+        Some(Origin {
+            execution_arn: execution_arn.to_string(),
+            task: call.task,
+        })
+    };
     let resource = Resource::parse(&call.resource);
     match resource {
         Resource::Activity { .. } => Completion::Token,
@@ -72,12 +89,14 @@ pub fn start(
             // not the task's: the task waits for SendTaskSuccess/Failure.
             if let Some(Ok(invoke)) =
                 lambda::LambdaCall::from_task("arn:aws:states:::lambda:invoke", &call.input)
+                && owned_by(&invoke.function, caller)
             {
                 let f = functions.invoke(
                     caller,
                     invoke.function_name(),
                     invoke.payload.clone(),
                     call.timeout_seconds,
+                    origin(),
                 );
                 tokio::spawn(f);
             }
@@ -85,12 +104,18 @@ pub fn start(
         }
         _ => match LambdaCall::from_task(&call.resource, &call.input) {
             Some(Ok(lc)) => {
-                let f = functions.invoke(
-                    caller,
-                    lc.function_name(),
-                    lc.payload.clone(),
-                    call.timeout_seconds,
-                );
+                let f: BoxFuture<FunctionInvocation> = if owned_by(&lc.function, caller) {
+                    functions.invoke(
+                        caller,
+                        lc.function_name(),
+                        lc.payload.clone(),
+                        call.timeout_seconds,
+                        origin(),
+                    )
+                } else {
+                    // Another account's function: it does not exist for this tenant.
+                    Box::pin(async { FunctionInvocation::Done(FunctionResult::NotFound) })
+                };
                 let (caller, clock, seed) = (caller.clone(), clock.clone(), call.task);
                 Completion::Now(Box::pin(async move {
                     let invocation = f.await;
@@ -104,7 +129,7 @@ pub fn start(
                     };
                     match invocation {
                         FunctionInvocation::Done(result) => lambda::task_outcome(&lc, result, &ctx),
-                        FunctionInvocation::TimedOut => TaskOutcome::TimedOut,
+                        FunctionInvocation::Failed(f) => TaskOutcome::Failed(f),
                     }
                 }))
             }
@@ -117,6 +142,16 @@ pub fn start(
                 ),
             ))),
         },
+    }
+}
+
+/// Whether a function reference (name, partial or full ARN) is in the caller's account.
+fn owned_by(reference: &str, caller: &Caller) -> bool {
+    let parts: Vec<&str> = reference.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, account, "function", ..] => *account == caller.account,
+        [account, "function", ..] => *account == caller.account,
+        _ => true,
     }
 }
 

@@ -44,6 +44,7 @@ impl Functions for TestFunctions {
         function: &str,
         payload: String,
         _: Option<u64>,
+        _: Option<tasks::Origin>,
     ) -> tasks::BoxFuture<FunctionInvocation> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.payloads.lock().unwrap().push(payload.clone());

@@ -38,8 +38,11 @@ pub enum Command {
     Task(crate::task_cli::TaskArgs),
     /// Measure interpreter throughput (state transitions per second) on standard scenarios.
     Bench(BenchArgs),
-    /// Serve the AWS-compatible API (Step Functions) on a data directory.
+    /// Serve the AWS-compatible API (Step Functions, Lambda) on a data directory.
     Serve(ServeArgs),
+    /// Run the order-fulfillment demo: build the guest tasks, serve with --dev keys, upload
+    /// the tasks, create the workflow, start three orders and print what to try next.
+    Demo(DemoArgs),
     /// Manage the tenants of a data directory (works while a server runs on it).
     #[command(subcommand)]
     Tenant(TenantCommand),
@@ -59,6 +62,19 @@ pub struct ServeArgs {
     /// Ensure a development tenant: account 000000000000, access key `test`, secret `test`.
     #[arg(long)]
     pub dev: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Data directory; a second run continues on the same data.
+    #[arg(long, value_name = "DIR", default_value = "target/sandflow-demo")]
+    pub data: PathBuf,
+    /// Use prebuilt guest .wasm files from DIR (named like check_inventory.wasm) instead of
+    /// building them.
+    #[arg(long, value_name = "DIR")]
+    pub guests: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +230,7 @@ pub fn main() -> ExitCode {
         Command::Task(args) => crate::task_cli::main(args),
         Command::Bench(args) => bench(&args),
         Command::Serve(args) => crate::serve::serve(args.listen, &args.data, args.dev),
+        Command::Demo(args) => crate::demo::demo(args.listen, &args.data, args.guests.as_deref()),
         Command::Tenant(TenantCommand::Create { name, data }) => {
             crate::serve::admin(&crate::serve::Admin::Create(name), &data)
         }

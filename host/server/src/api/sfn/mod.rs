@@ -97,7 +97,8 @@ pub async fn handle(
     }
 }
 
-async fn dispatch(ctx: &Ctx, action: &str, mut p: Params) -> ApiResult<Value> {
+/// Runs one action for `ctx`'s caller (also used in-process, e.g. by the demo).
+pub(crate) async fn dispatch(ctx: &Ctx, action: &str, mut p: Params) -> ApiResult<Value> {
     let p = &mut p;
     match action {
         "CreateStateMachine" => machines::create(ctx, p).await,
