@@ -84,16 +84,8 @@ impl Engine {
                     match action {
                         Action::ScheduleTask(call) => {
                             invocations += 1;
-                            let max = self.inner.config.max_payload_bytes;
                             let arn = &exec.info().execution_arn;
-                            match tasks::start(
-                                &self.inner.functions,
-                                &clock,
-                                caller,
-                                arn,
-                                &call,
-                                max,
-                            ) {
+                            match self.start_task(caller, arn, &call) {
                                 Completion::Now(outcome) => {
                                     let tx = outcomes_tx.clone();
                                     tokio::spawn(async move {

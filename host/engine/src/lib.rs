@@ -8,6 +8,7 @@ pub mod clock;
 mod express;
 mod standard;
 pub mod tasks;
+mod topics;
 pub mod wasm;
 
 use std::collections::HashMap;

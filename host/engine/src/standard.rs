@@ -363,16 +363,7 @@ impl Engine {
     }
 
     fn dispatch(&self, id: i64, caller: &Caller, execution_arn: &str, call: TaskCall) {
-        let max = self.inner.config.max_payload_bytes;
-        let functions = &self.inner.functions;
-        match tasks::start(
-            functions,
-            &self.inner.clock,
-            caller,
-            execution_arn,
-            &call,
-            max,
-        ) {
+        match self.start_task(caller, execution_arn, &call) {
             Completion::Now(outcome) => {
                 let engine = self.clone();
                 tokio::spawn(async move {

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use sandflow_core::Failure;
 use sandflow_core::error::names;
@@ -14,7 +13,7 @@ use sandflow_core::resource::{Pattern, Resource};
 use sandflow_core::rng::Rng;
 use sandflow_core::run::TaskOutcome;
 
-use crate::clock::Clock;
+use crate::Engine;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -62,86 +61,96 @@ pub enum Completion {
     Token,
 }
 
-/// Routes one task call of execution `execution_arn`.
-pub fn start(
-    functions: &Arc<dyn Functions>,
-    clock: &Arc<dyn Clock>,
-    caller: &Caller,
-    execution_arn: &str,
-    call: &TaskCall,
-    max_payload_bytes: usize,
-) -> Completion {
-    let origin = || {
-        Some(Origin {
-            execution_arn: execution_arn.to_string(),
-            task: call.task,
-        })
-    };
-    let resource = Resource::parse(&call.resource);
-    match resource {
-        Resource::Activity { .. } => Completion::Token,
-        Resource::Service {
-            service: "lambda",
-            action: "invoke",
-            pattern: Pattern::WaitForTaskToken,
-        } => {
-            // The function is invoked with the payload (holding the token); its own result is
-            // not the task's: the task waits for SendTaskSuccess/Failure.
-            if let Some(Ok(invoke)) =
-                lambda::LambdaCall::from_task("arn:aws:states:::lambda:invoke", &call.input)
-                && owned_by(&invoke.function, caller)
-            {
-                let f = functions.invoke(
-                    caller,
-                    invoke.function_name(),
-                    invoke.payload.clone(),
-                    call.timeout_seconds,
-                    origin(),
-                );
-                tokio::spawn(f);
-            }
-            Completion::Token
-        }
-        _ => match LambdaCall::from_task(&call.resource, &call.input) {
-            Some(Ok(lc)) => {
-                let f: BoxFuture<FunctionInvocation> = if owned_by(&lc.function, caller) {
-                    functions.invoke(
+impl Engine {
+    /// Routes one task call of execution `execution_arn`.
+    pub(crate) fn start_task(
+        &self,
+        caller: &Caller,
+        execution_arn: &str,
+        call: &TaskCall,
+    ) -> Completion {
+        let functions = &self.inner.functions;
+        let clock = &self.inner.clock;
+        let max_payload_bytes = self.inner.config.max_payload_bytes;
+        let origin = || {
+            Some(Origin {
+                execution_arn: execution_arn.to_string(),
+                task: call.task,
+            })
+        };
+        let resource = Resource::parse(&call.resource);
+        match resource {
+            Resource::Activity { .. } => Completion::Token,
+            Resource::Service {
+                service: "sns",
+                action: "publish",
+                pattern: Pattern::RequestResponse,
+            } => Completion::Now(self.publish(caller, call)),
+            Resource::Service {
+                service: "lambda",
+                action: "invoke",
+                pattern: Pattern::WaitForTaskToken,
+            } => {
+                // The function is invoked with the payload (holding the token); its own result is
+                // not the task's: the task waits for SendTaskSuccess/Failure.
+                if let Some(Ok(invoke)) =
+                    lambda::LambdaCall::from_task("arn:aws:states:::lambda:invoke", &call.input)
+                    && owned_by(&invoke.function, caller)
+                {
+                    let f = functions.invoke(
                         caller,
-                        lc.function_name(),
-                        lc.payload.clone(),
+                        invoke.function_name(),
+                        invoke.payload.clone(),
                         call.timeout_seconds,
                         origin(),
-                    )
-                } else {
-                    // Another account's function: it does not exist for this tenant.
-                    Box::pin(async { FunctionInvocation::Done(FunctionResult::NotFound) })
-                };
-                let (caller, clock, seed) = (caller.clone(), clock.clone(), call.task);
-                Completion::Now(Box::pin(async move {
-                    let invocation = f.await;
-                    let mut rng = Rng::new(seed ^ clock.now().timestamp_micros() as u64);
-                    let meta = InvokeMeta::generate(&mut rng, clock.now());
-                    let ctx = CallContext {
-                        region: &caller.region,
-                        account: &caller.account,
-                        max_payload_bytes,
-                        meta: &meta,
-                    };
-                    match invocation {
-                        FunctionInvocation::Done(result) => lambda::task_outcome(&lc, result, &ctx),
-                        FunctionInvocation::Failed(f) => TaskOutcome::Failed(f),
-                    }
-                }))
+                    );
+                    tokio::spawn(f);
+                }
+                Completion::Token
             }
-            Some(Err(f)) => ready(TaskOutcome::Failed(f)),
-            None => ready(TaskOutcome::Failed(Failure::new(
-                names::RUNTIME,
-                format!(
-                    "The resource '{}' is not supported by this server yet.",
-                    call.resource
-                ),
-            ))),
-        },
+            _ => match LambdaCall::from_task(&call.resource, &call.input) {
+                Some(Ok(lc)) => {
+                    let f: BoxFuture<FunctionInvocation> = if owned_by(&lc.function, caller) {
+                        functions.invoke(
+                            caller,
+                            lc.function_name(),
+                            lc.payload.clone(),
+                            call.timeout_seconds,
+                            origin(),
+                        )
+                    } else {
+                        // Another account's function: it does not exist for this tenant.
+                        Box::pin(async { FunctionInvocation::Done(FunctionResult::NotFound) })
+                    };
+                    let (caller, clock, seed) = (caller.clone(), clock.clone(), call.task);
+                    Completion::Now(Box::pin(async move {
+                        let invocation = f.await;
+                        let mut rng = Rng::new(seed ^ clock.now().timestamp_micros() as u64);
+                        let meta = InvokeMeta::generate(&mut rng, clock.now());
+                        let ctx = CallContext {
+                            region: &caller.region,
+                            account: &caller.account,
+                            max_payload_bytes,
+                            meta: &meta,
+                        };
+                        match invocation {
+                            FunctionInvocation::Done(result) => {
+                                lambda::task_outcome(&lc, result, &ctx)
+                            }
+                            FunctionInvocation::Failed(f) => TaskOutcome::Failed(f),
+                        }
+                    }))
+                }
+                Some(Err(f)) => ready(TaskOutcome::Failed(f)),
+                None => ready(TaskOutcome::Failed(Failure::new(
+                    names::RUNTIME,
+                    format!(
+                        "The resource '{}' is not supported by this server yet.",
+                        call.resource
+                    ),
+                ))),
+            },
+        }
     }
 }
 

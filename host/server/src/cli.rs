@@ -49,6 +49,34 @@ pub enum Command {
     /// Manage access keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage a tenant's WASM functions (works while a server runs on the directory).
+    #[command(subcommand)]
+    Function(FunctionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FunctionCommand {
+    /// Grant (or revoke) capabilities and set the fuel budget; prints the function's grants.
+    /// Grants: http:URL, http:GET,POST:URL, kv:TABLE, queue:NAME, log, clock, random.
+    Grant {
+        /// The function's name.
+        name: String,
+        /// Grants to add.
+        grants: Vec<String>,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Grants to take away (repeatable).
+        #[arg(long, value_name = "GRANT")]
+        revoke: Vec<String>,
+        /// Drop every existing grant before adding.
+        #[arg(long)]
+        replace: bool,
+        /// Fuel budget per invocation; `default` for the server's.
+        #[arg(long, value_name = "N|default")]
+        fuel: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -71,8 +99,8 @@ pub struct DemoArgs {
     /// Data directory; a second run continues on the same data.
     #[arg(long, value_name = "DIR", default_value = "target/sandflow-demo")]
     pub data: PathBuf,
-    /// Use prebuilt guest .wasm files from DIR (named like check_inventory.wasm) instead of
-    /// building them.
+    /// Use guests already built by guest-examples/build.sh into DIR (rust-check-inventory.wasm
+    /// and so on) instead of building them.
     #[arg(long, value_name = "DIR")]
     pub guests: Option<PathBuf>,
 }
@@ -246,6 +274,34 @@ pub fn main() -> ExitCode {
         }
         Command::Key(KeyCommand::Rotate { tenant, data }) => {
             crate::serve::admin(&crate::serve::Admin::Rotate(tenant), &data)
+        }
+        Command::Function(FunctionCommand::Grant {
+            name,
+            grants,
+            tenant,
+            data,
+            revoke,
+            replace,
+            fuel,
+        }) => {
+            let fuel = match fuel.as_deref() {
+                None => None,
+                Some("default") => Some(None),
+                Some(n) => match n.parse::<u64>() {
+                    Ok(n) => Some(Some(n)),
+                    Err(_) => {
+                        eprintln!("sandflow: --fuel takes a number or `default`, not {n:?}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
+            let change = crate::api::lambda::GrantChange {
+                add: grants,
+                revoke,
+                replace,
+                fuel,
+            };
+            crate::serve::admin(&crate::serve::Admin::Grant(tenant, name, change), &data)
         }
     }
 }

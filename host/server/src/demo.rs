@@ -119,7 +119,8 @@ fn build_guests() -> Result<PathBuf, String> {
         }
     }
     let root = repo();
-    let target = root.join("target/guests/cargo");
+    let out = root.join("target/guests");
+    let cargo_dir = out.join("cargo");
     eprintln!("sandflow demo: building the guest tasks (Rust, wasm32-wasip2)");
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.args([
@@ -132,7 +133,7 @@ fn build_guests() -> Result<PathBuf, String> {
     ])
     .arg(root.join("guest-examples/rust/Cargo.toml"))
     .arg("--target-dir")
-    .arg(&target);
+    .arg(&cargo_dir);
     for (name, _) in TASKS {
         cmd.args(["-p", name]);
     }
@@ -140,7 +141,16 @@ fn build_guests() -> Result<PathBuf, String> {
     if !status.success() {
         return Err("building the guest tasks failed (see above)".into());
     }
-    Ok(target.join("wasm32-wasip2/release"))
+    // Named as guest-examples/build.sh names them.
+    for (name, _) in TASKS {
+        let built = cargo_dir.join(format!(
+            "wasm32-wasip2/release/{}.wasm",
+            name.replace('-', "_")
+        ));
+        std::fs::copy(&built, out.join(format!("rust-{name}.wasm")))
+            .map_err(|e| format!("{}: {e}", built.display()))?;
+    }
+    Ok(out)
 }
 
 /// The mock payment service: every charge is captured.
@@ -167,7 +177,7 @@ async fn seed(state: &AppState, addr: SocketAddr, wasm_dir: &Path) -> Result<Str
     };
     let payments = format!("http://{addr}/demo/payments/v1/charges");
     for (name, grants) in TASKS {
-        let file = wasm_dir.join(format!("{}.wasm", name.replace('-', "_")));
+        let file = wasm_dir.join(format!("rust-{name}.wasm"));
         let wasm = std::fs::read(&file).map_err(|e| format!("{}: {e}", file.display()))?;
         let grants: Vec<String> = grants
             .iter()

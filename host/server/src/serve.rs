@@ -98,6 +98,8 @@ pub enum Admin {
     Delete(String),
     Rotate(String),
     Usage(String, chrono::NaiveDate),
+    /// Tenant, function, change.
+    Grant(String, String, crate::api::lambda::GrantChange),
 }
 
 pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
@@ -114,6 +116,11 @@ pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
         }
         Admin::Rotate(name) => tenancy::rotate(&store, &sealer, name),
         Admin::Usage(name, since) => tenancy::usage(&store, name, *since),
+        Admin::Grant(tenant, function, change) => {
+            let default_fuel = sandflow_runtime::Limits::default().fuel;
+            crate::api::lambda::grant_offline(&store, tenant, function, change, default_fuel)
+                .map_err(tenancy::Error::Invalid)
+        }
     });
     match result {
         Ok(v) => {

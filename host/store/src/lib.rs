@@ -14,6 +14,7 @@ pub mod tags;
 pub mod tasks;
 pub mod tenants;
 pub mod timers;
+pub mod topics;
 pub mod usage;
 
 pub use db::{Stats, Store};

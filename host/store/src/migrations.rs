@@ -196,6 +196,20 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX invocations_by_execution ON invocations(tenant_id, execution_arn, id)
         WHERE execution_arn IS NOT NULL;
     "#,
+    // 4: messages published to tenants' topics (the sns:publish outbox).
+    r#"
+    CREATE TABLE topic_messages (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        topic_arn   TEXT NOT NULL,
+        message_id  TEXT NOT NULL,
+        subject     TEXT,
+        message     TEXT NOT NULL,
+        attributes  TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX topic_messages_by_topic ON topic_messages(tenant_id, topic_arn, id);
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -45,7 +45,11 @@ fn run(input: Input) -> Result<Output, TaskError> {
         ));
     }
     // Without the `kv:config` grant the lookup fails and the default applies.
-    let configured = || kv::get::<String>("config", "payment-endpoint").ok().flatten();
+    let configured = || {
+        kv::get::<String>("config", "payment-endpoint")
+            .ok()
+            .flatten()
+    };
     let url = input
         .payment_endpoint
         .clone()

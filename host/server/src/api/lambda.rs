@@ -821,3 +821,66 @@ pub fn with_grants(f: Function, grants: &Grants, fuel: Option<u64>) -> ApiResult
         ..f
     })
 }
+
+/// A change to a function's grants and fuel, as `sandflow function grant` gives it.
+#[derive(Debug, Default, Clone)]
+pub struct GrantChange {
+    pub add: Vec<String>,
+    pub revoke: Vec<String>,
+    /// Drop every existing grant first.
+    pub replace: bool,
+    /// `Some(None)`: back to the server's default fuel.
+    pub fuel: Option<Option<u64>>,
+}
+
+/// Applies `change` to the tenant's function directly in the store (the server need not run;
+/// a running one sees it at the next invocation). Returns the grants endpoint's view.
+pub fn grant_offline(
+    store: &sandflow_store::Store,
+    tenant: &str,
+    name: &str,
+    change: &GrantChange,
+    default_fuel: u64,
+) -> Result<Value, String> {
+    let tenant = store
+        .read(|c| sandflow_store::tenants::by_name(c, tenant))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("tenant {tenant} does not exist"))?;
+    let f = store
+        .read(|c| functions::get(c, tenant.id, name))
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("tenant {} has no function {name}", tenant.name))?;
+    let mut grants = if change.replace {
+        Grants::default()
+    } else {
+        grants_of(&f).map_err(|e| e.message)?
+    };
+    let add = parse_grants(&change.add).map_err(|e| e.message)?;
+    let revoke = parse_grants(&change.revoke).map_err(|e| e.message)?.list();
+    let mut kept = Grants::default();
+    for g in grants.list().into_iter().chain(add.list()) {
+        if !revoke.contains(&g) {
+            kept.add(g);
+        }
+    }
+    grants = kept;
+    if change.fuel == Some(Some(0)) {
+        return Err("fuel must be positive".into());
+    }
+    let fuel = match change.fuel {
+        Some(f) => f,
+        None => FunctionConfig::of(&f).fuel,
+    };
+    let f = with_grants(f, &grants, fuel).map_err(|e| e.message)?;
+    let row = f.clone();
+    store
+        .write(move |c| functions::update_settings(c, &row))
+        .map_err(|e| e.to_string())?;
+    Ok(json!({
+        "function": f.name,
+        "abi": f.abi,
+        "grants": grants.list().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "fuel": fuel,
+        "effectiveFuel": fuel.unwrap_or(default_fuel),
+    }))
+}
