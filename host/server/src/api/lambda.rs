@@ -343,12 +343,8 @@ async fn create(
             "PackageType Image is not supported: upload a .wasm as Zip",
         ));
     }
-    if !valid_name(&name) {
-        resolve(&caller, &name)?;
-        return Err(invalid(format!(
-            "Function name '{name}' is not a plain name"
-        )));
-    }
+    // A name, or an ARN of the caller's account naming it.
+    let name = resolve(&caller, &name)?;
     let wasm = wasm_of(&zip_file(&mut code)?)?;
     let config = FunctionConfig {
         description,
