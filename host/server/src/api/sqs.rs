@@ -1276,22 +1276,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn attribute_md5_matches_aws() {
-        // From the SQS documentation's MD5OfMessageAttributes procedure, checked against
-        // botocore's own implementation of it.
+    fn attribute_md5_follows_the_sqs_procedure() {
+        // Expected value computed independently (Python) from the procedure in the SQS
+        // developer guide: sorted names, length-prefixed parts, transport byte 1 or 2.
         let attrs: Map<String, Value> = serde_json::from_value(json!({
-            "a": {"DataType": "String", "StringValue": "x"},
+            "kind": {"DataType": "String", "StringValue": "greeting"},
+            "n": {"DataType": "Number", "StringValue": "3"},
+            "bin": {"DataType": "Binary", "BinaryValue": "AAE="},
         }))
         .unwrap();
-        let mut buf = Vec::new();
-        for part in [&b"a"[..], b"String"] {
-            buf.extend_from_slice(&(part.len() as u32).to_be_bytes());
-            buf.extend_from_slice(part);
-        }
-        buf.push(1);
-        buf.extend_from_slice(&1u32.to_be_bytes());
-        buf.push(b'x');
-        assert_eq!(md5_of_attributes(&attrs), md5_hex(&buf));
+        assert_eq!(
+            md5_of_attributes(&attrs),
+            "f1bf6e800cdd17063aaced5e98cfca15"
+        );
         assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
     }
 
