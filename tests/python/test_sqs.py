@@ -194,7 +194,8 @@ def test_tenant_isolation(sqs, server, other):
     assert code(e) == "AWS.SimpleQueueService.NonExistentQueue"
     own = theirs.create_queue(QueueName=name)["QueueUrl"]
     assert f"/{other.account}/{name}" in own
-    assert "QueueUrls" not in theirs.list_queues(QueueNamePrefix="mine-") or url not in theirs.list_queues(QueueNamePrefix="mine-")["QueueUrls"]
+    listed = theirs.list_queues(QueueNamePrefix=name).get("QueueUrls", [])
+    assert listed == [own] and url not in listed
 
 
 def test_wrong_signing_service_is_rejected(server):
