@@ -210,6 +210,71 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX topic_messages_by_topic ON topic_messages(tenant_id, topic_arn, id);
     "#,
+    // 5: built-in queues (SQS) and tables (DynamoDB), replacing the unused v1 `kv_items` and
+    //    `queue_messages`. Messages and items hang off their queue/table row, which is keyed by
+    //    tenant; table items carry their encoded key columns so Query is an index range scan.
+    r#"
+    DROP TABLE IF EXISTS kv_items;
+    DROP TABLE IF EXISTS queue_messages;
+
+    CREATE TABLE queues (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        attributes  TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        updated_ms  INTEGER NOT NULL,
+        UNIQUE (tenant_id, name)
+    );
+    CREATE TABLE queue_messages (
+        seq               INTEGER PRIMARY KEY AUTOINCREMENT,
+        queue_id          INTEGER NOT NULL REFERENCES queues(id) ON DELETE CASCADE,
+        message_id        TEXT NOT NULL,
+        body              TEXT NOT NULL,
+        md5_body          TEXT NOT NULL,
+        attributes        TEXT,
+        md5_attributes    TEXT,
+        group_id          TEXT,
+        dedup_id          TEXT,
+        sent_ms           INTEGER NOT NULL,
+        visible_ms        INTEGER NOT NULL,
+        receive_count     INTEGER NOT NULL DEFAULT 0,
+        first_receive_ms  INTEGER,
+        receipt           TEXT UNIQUE,
+        source_arn        TEXT
+    );
+    CREATE INDEX queue_messages_visible ON queue_messages(queue_id, visible_ms, seq);
+    CREATE INDEX queue_messages_order ON queue_messages(queue_id, seq);
+    CREATE TABLE queue_dedup (
+        queue_id    INTEGER NOT NULL REFERENCES queues(id) ON DELETE CASCADE,
+        dedup_id    TEXT NOT NULL,
+        expires_ms  INTEGER NOT NULL,
+        message_id  TEXT NOT NULL,
+        seq         INTEGER NOT NULL,
+        PRIMARY KEY (queue_id, dedup_id)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE kv_tables (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        pk_name     TEXT NOT NULL,
+        pk_type     TEXT NOT NULL,
+        sk_name     TEXT,
+        sk_type     TEXT,
+        definition  TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        UNIQUE (tenant_id, name)
+    );
+    CREATE TABLE kv_items (
+        table_id  INTEGER NOT NULL REFERENCES kv_tables(id) ON DELETE CASCADE,
+        pk        BLOB NOT NULL,
+        sk        BLOB NOT NULL,
+        item      TEXT NOT NULL,
+        size      INTEGER NOT NULL,
+        PRIMARY KEY (table_id, pk, sk)
+    ) WITHOUT ROWID;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -62,10 +62,15 @@ pub async fn verify(State(state): State<AppState>, req: Request, next: Next) -> 
     }
 }
 
-/// The signing name a path's API is scoped to.
-fn service_for(path: &str) -> &'static str {
+/// The signing name a request's API is scoped to: by path, and on `POST /` by target.
+fn service_for(path: &str, target: Option<&str>) -> &'static str {
+    let target = target.unwrap_or("");
     if path.starts_with("/2015-03-31/") || path == "/2015-03-31" {
         "lambda"
+    } else if target.starts_with(super::sqs::TARGET_PREFIX) {
+        "sqs"
+    } else if target.starts_with(super::dynamodb::TARGET_PREFIX) {
+        "dynamodb"
     } else {
         "states"
     }
@@ -327,7 +332,11 @@ pub async fn authenticate(
     now: SystemTime,
 ) -> ApiResult<Caller> {
     let claim = parse_claim(parts)?;
-    let service = service_for(parts.uri.path());
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok());
+    let service = service_for(parts.uri.path(), target);
     if claim.service != service {
         return Err(bad_signature(format!(
             "Credential should be scoped to correct service: '{service}'."

@@ -3,11 +3,13 @@
 //! by [`auth`]; `GET /health` and `GET /metrics` are open.
 
 pub mod auth;
+pub mod dynamodb;
 pub mod errors;
 pub mod lambda;
 pub mod metrics;
 pub mod params;
 pub mod sfn;
+pub mod sqs;
 #[cfg(test)]
 mod tests;
 
@@ -16,12 +18,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, Extension, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use sandflow_engine::{Engine, SystemClock, WasmFunctions};
+use sandflow_engine::{Caller, Engine, SystemClock, WasmFunctions};
 use sandflow_runtime::services::{KvStore, MemoryKv, MemoryQueues};
 use sandflow_runtime::{Runtime, RuntimeConfig};
 use sandflow_store::{Connection, Store};
@@ -176,7 +178,7 @@ impl AppState {
 /// The server's routes.
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
-        .route("/", any(sfn::handle))
+        .route("/", any(root))
         .merge(lambda::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::verify));
     Router::new()
@@ -188,6 +190,28 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::disable())
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// `POST /` serves three AWS JSON 1.0 APIs, told apart by the `X-Amz-Target` prefix.
+async fn root(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    method: axum::http::Method,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    if let Some(action) = target.strip_prefix(sqs::TARGET_PREFIX) {
+        sqs::handle(state, caller, action, &headers, &body).await
+    } else if let Some(action) = target.strip_prefix(dynamodb::TARGET_PREFIX) {
+        dynamodb::handle(state, caller, action, &body).await
+    } else {
+        sfn::handle(State(state), Extension(caller), method, headers, body).await
+    }
 }
 
 async fn health() -> impl IntoResponse {
@@ -210,7 +234,15 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         .headers()
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
-        .and_then(|t| t.strip_prefix(sfn::TARGET_PREFIX))
+        .and_then(|t| {
+            [
+                sfn::TARGET_PREFIX,
+                sqs::TARGET_PREFIX,
+                dynamodb::TARGET_PREFIX,
+            ]
+            .iter()
+            .find_map(|p| t.strip_prefix(p))
+        })
         .map(str::to_string);
     let response = next.run(req).await;
     let elapsed = start.elapsed();

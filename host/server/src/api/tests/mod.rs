@@ -63,13 +63,17 @@ fn dev() -> Signer {
 }
 
 fn signed(s: &Signer, action: &str, body: &[u8]) -> Request<Body> {
-    let target = format!("AWSStepFunctions.{action}");
+    signed_target(s, &format!("AWSStepFunctions.{action}"), body)
+}
+
+/// A request to `POST /` with any `X-Amz-Target` (SQS, DynamoDB, Step Functions).
+fn signed_target(s: &Signer, target: &str, body: &[u8]) -> Request<Body> {
     let req = Request::builder()
         .method("POST")
         .uri("/")
         .header("host", "localhost:8080")
         .header("content-type", "application/x-amz-json-1.0")
-        .header("x-amz-target", &target)
+        .header("x-amz-target", target)
         .body(body.to_vec())
         .unwrap();
     sign_request(s, req)
@@ -860,4 +864,153 @@ async fn serves_over_a_real_socket() {
     s.read_to_string(&mut out).await.unwrap();
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
     assert!(out.ends_with("{\"stateMachines\":[]}"), "{out}");
+}
+
+fn as_service(service: &str) -> Signer {
+    Signer {
+        service: service.into(),
+        ..dev()
+    }
+}
+
+#[tokio::test]
+async fn sqs_is_dispatched_by_target_and_signed_for_sqs() {
+    let e = env().await;
+    let sqs = as_service("sqs");
+    let (st, v) = send(
+        &e.app,
+        signed_target(&sqs, "AmazonSQS.CreateQueue", br#"{"QueueName":"jobs"}"#),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["QueueUrl"], "http://localhost:8080/000000000000/jobs");
+    let r = e
+        .app
+        .clone()
+        .oneshot(signed_target(&dev(), "AmazonSQS.ListQueues", b"{}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "a states scope is not an sqs scope"
+    );
+    let r = e
+        .app
+        .clone()
+        .oneshot(signed_target(
+            &sqs,
+            "AmazonSQS.GetQueueUrl",
+            br#"{"QueueName":"missing"}"#,
+        ))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        r.headers()["x-amzn-query-error"],
+        "AWS.SimpleQueueService.NonExistentQueue;Sender"
+    );
+    let body = axum::body::to_bytes(r.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["__type"], "com.amazonaws.sqs#QueueDoesNotExist");
+    let url = "http://localhost:8080/000000000000/jobs";
+    let send_body = json!({"QueueUrl": url, "MessageBody": "hi"}).to_string();
+    let (st, sent) = send(
+        &e.app,
+        signed_target(&sqs, "AmazonSQS.SendMessage", send_body.as_bytes()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{sent}");
+    assert_eq!(sent["MD5OfMessageBody"], "49f68a5c8493ec2c0bf489821c21fc3b");
+    let recv = json!({"QueueUrl": url}).to_string();
+    let (_, got) = send(
+        &e.app,
+        signed_target(&sqs, "AmazonSQS.ReceiveMessage", recv.as_bytes()),
+    )
+    .await;
+    assert_eq!(got["Messages"][0]["MessageId"], sent["MessageId"]);
+    // Another account's URL is not this tenant's queue; bad member types are 400s.
+    for bad in [
+        json!({"QueueUrl": "http://localhost:8080/111111111111/jobs", "MessageBody": "x"}),
+        json!({"QueueUrl": url, "MessageBody": 5}),
+        json!({"QueueUrl": url}),
+    ] {
+        let r = e
+            .app
+            .clone()
+            .oneshot(signed_target(
+                &sqs,
+                "AmazonSQS.SendMessage",
+                bad.to_string().as_bytes(),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_conditional_writes_and_errors() {
+    let e = env().await;
+    let ddb = as_service("dynamodb");
+    let call = |action: &str, body: Value| {
+        signed_target(
+            &ddb,
+            &format!("DynamoDB_20120810.{action}"),
+            body.to_string().as_bytes(),
+        )
+    };
+    let (st, v) = send(
+        &e.app,
+        call(
+            "CreateTable",
+            json!({"TableName": "orders", "BillingMode": "PAY_PER_REQUEST",
+                   "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                   "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(
+        v["TableDescription"]["TableArn"],
+        "arn:aws:dynamodb:us-east-1:000000000000:table/orders"
+    );
+    let put = json!({"TableName": "orders", "Item": {"id": {"S": "1"}},
+                     "ConditionExpression": "attribute_not_exists(id)"});
+    assert_eq!(
+        send(&e.app, call("PutItem", put.clone())).await.0,
+        StatusCode::OK
+    );
+    let (st, v) = send(&e.app, call("PutItem", put)).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["__type"],
+        "com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException"
+    );
+    let (st, v) = send(
+        &e.app,
+        call(
+            "GetItem",
+            json!({"TableName": "nope", "Key": {"id": {"S": "1"}}}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        v["__type"],
+        "com.amazonaws.dynamodb.v20120810#ResourceNotFoundException"
+    );
+    for bad in [
+        json!({"TableName": "orders", "Item": {"id": {"N": "1"}}}),
+        json!({"TableName": "orders", "Item": {"id": {"S": "1"}, "x": {"Q": 1}}}),
+        json!({"TableName": "orders", "Item": "no"}),
+        json!({"TableName": "orders", "Item": {"id": {"S": "1"}}, "ConditionExpression": "((("}),
+    ] {
+        let (st, v) = send(&e.app, call("PutItem", bad.clone())).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{bad}: {v}");
+    }
+    let (st, v) = send(&e.app, call("Frobnicate", json!({}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{v}");
 }
