@@ -97,7 +97,8 @@ pub async fn handle(
     }
 }
 
-async fn dispatch(ctx: &Ctx, action: &str, mut p: Params) -> ApiResult<Value> {
+/// Runs one action as `ctx`'s caller (the AWS endpoint and the console both come here).
+pub(crate) async fn dispatch(ctx: &Ctx, action: &str, mut p: Params) -> ApiResult<Value> {
     let p = &mut p;
     match action {
         "CreateStateMachine" => machines::create(ctx, p).await,
