@@ -27,7 +27,8 @@ cargo build --quiet --release --manifest-path "$here/rust/Cargo.toml" --target-d
     --target wasm32-wasip2 --workspace
 cargo build --quiet --release --manifest-path "$here/rust/Cargo.toml" --target-dir "$cargo_out" \
     --target wasm32-wasip1 -p command-echo
-for crate in echo check_inventory process_payment notify sandbox_probe wrong_world; do
+for crate in echo check_inventory process_payment notify update_order_record request_approval \
+    sandbox_probe wrong_world; do
     cp "$cargo_out/wasm32-wasip2/release/$crate.wasm" "$out/rust-${crate//_/-}.wasm"
 done
 cp "$cargo_out/wasm32-wasip2/release/command-echo.wasm" "$out/rust-command-echo.p2.wasm"

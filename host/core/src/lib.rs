@@ -13,5 +13,6 @@ pub mod parse;
 pub mod resource;
 pub mod rng;
 pub mod run;
+pub mod sns;
 
 pub use error::Failure;

@@ -10,7 +10,7 @@ use sandflow_core::parse::MachineType;
 use sandflow_store::Store;
 use serde_json::json;
 
-use crate::tasks::{BoxFuture, Caller, FunctionInvocation, Functions};
+use crate::tasks::{BoxFuture, Caller, FunctionInvocation, Functions, Origin};
 use crate::{Config, Engine, Result, StartRequest, SystemClock};
 
 /// Answers every function call at once with its payload.
@@ -23,6 +23,7 @@ impl Functions for Echo {
         _: &str,
         payload: String,
         _: Option<u64>,
+        _: Option<Origin>,
     ) -> BoxFuture<FunctionInvocation> {
         Box::pin(async move {
             FunctionInvocation::Done(sandflow_core::lambda::FunctionResult::Returned(payload))

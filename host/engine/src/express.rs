@@ -84,8 +84,8 @@ impl Engine {
                     match action {
                         Action::ScheduleTask(call) => {
                             invocations += 1;
-                            let max = self.inner.config.max_payload_bytes;
-                            match tasks::start(&self.inner.functions, &clock, caller, &call, max) {
+                            let arn = &exec.info().execution_arn;
+                            match self.start_task(caller, arn, &call) {
                                 Completion::Now(outcome) => {
                                     let tx = outcomes_tx.clone();
                                     tokio::spawn(async move {

@@ -8,6 +8,8 @@ pub mod clock;
 mod express;
 mod standard;
 pub mod tasks;
+mod topics;
+pub mod wasm;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};
@@ -19,7 +21,8 @@ use sandflow_store::Store;
 use tokio::sync::{Notify, oneshot};
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use tasks::{Caller, FunctionInvocation, Functions};
+pub use tasks::{Caller, FunctionInvocation, Functions, Origin};
+pub use wasm::{FunctionConfig, WasmError, WasmFunctions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

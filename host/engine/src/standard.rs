@@ -350,7 +350,9 @@ impl Engine {
     fn after_commit(&self, id: i64, caller: &Caller, exec: &Execution, actions: Vec<Action>) {
         for a in actions {
             match a {
-                Action::ScheduleTask(call) => self.dispatch(id, caller, call),
+                Action::ScheduleTask(call) => {
+                    self.dispatch(id, caller, &exec.info().execution_arn, call)
+                }
                 Action::StartTimer { .. } | Action::CancelTimer { .. } => {
                     self.inner.timers_changed.notify_one()
                 }
@@ -360,9 +362,8 @@ impl Engine {
         }
     }
 
-    fn dispatch(&self, id: i64, caller: &Caller, call: TaskCall) {
-        let max = self.inner.config.max_payload_bytes;
-        match tasks::start(&self.inner.functions, &self.inner.clock, caller, &call, max) {
+    fn dispatch(&self, id: i64, caller: &Caller, execution_arn: &str, call: TaskCall) {
+        match self.start_task(caller, execution_arn, &call) {
             Completion::Now(outcome) => {
                 let engine = self.clone();
                 tokio::spawn(async move {
@@ -409,6 +410,7 @@ impl Engine {
                     account,
                     region,
                 },
+                &row.arn,
                 call,
             );
         }

@@ -4,7 +4,6 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 
 use sandflow_core::Failure;
 use sandflow_core::error::names;
@@ -14,7 +13,7 @@ use sandflow_core::resource::{Pattern, Resource};
 use sandflow_core::rng::Rng;
 use sandflow_core::run::TaskOutcome;
 
-use crate::clock::Clock;
+use crate::Engine;
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -26,7 +25,15 @@ pub struct Caller {
     pub region: String,
 }
 
-/// Runs tenants' functions. `timeout`: the Task's `TimeoutSeconds`, if any.
+/// The execution and task a function call is made for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    pub execution_arn: String,
+    pub task: u64,
+}
+
+/// Runs tenants' functions. `function`: the name as the state gave it, without account,
+/// region or qualifier; `timeout_seconds`: the Task's `TimeoutSeconds`, if any.
 pub trait Functions: Send + Sync + 'static {
     fn invoke(
         &self,
@@ -34,14 +41,16 @@ pub trait Functions: Send + Sync + 'static {
         function: &str,
         payload: String,
         timeout_seconds: Option<u64>,
+        origin: Option<Origin>,
     ) -> BoxFuture<FunctionInvocation>;
 }
 
-/// A function's answer, or a timeout.
+/// A function's answer, or a failure the host decided (timeout, trap, a guest's own error).
 #[derive(Debug, Clone, PartialEq)]
 pub enum FunctionInvocation {
     Done(FunctionResult),
-    TimedOut,
+    /// Fails the task with exactly this error and cause.
+    Failed(Failure),
 }
 
 /// How a scheduled task completes.
@@ -52,71 +61,106 @@ pub enum Completion {
     Token,
 }
 
-/// Routes one task call.
-pub fn start(
-    functions: &Arc<dyn Functions>,
-    clock: &Arc<dyn Clock>,
-    caller: &Caller,
-    call: &TaskCall,
-    max_payload_bytes: usize,
-) -> Completion {
-    let resource = Resource::parse(&call.resource);
-    match resource {
-        Resource::Activity { .. } => Completion::Token,
-        Resource::Service {
-            service: "lambda",
-            action: "invoke",
-            pattern: Pattern::WaitForTaskToken,
-        } => {
-            // The function is invoked with the payload (holding the token); its own result is
-            // not the task's: the task waits for SendTaskSuccess/Failure.
-            if let Some(Ok(invoke)) =
-                lambda::LambdaCall::from_task("arn:aws:states:::lambda:invoke", &call.input)
-            {
-                let f = functions.invoke(
-                    caller,
-                    invoke.function_name(),
-                    invoke.payload.clone(),
-                    call.timeout_seconds,
-                );
-                tokio::spawn(f);
+impl Engine {
+    /// Routes one task call of execution `execution_arn`.
+    pub(crate) fn start_task(
+        &self,
+        caller: &Caller,
+        execution_arn: &str,
+        call: &TaskCall,
+    ) -> Completion {
+        let functions = &self.inner.functions;
+        let clock = &self.inner.clock;
+        let max_payload_bytes = self.inner.config.max_payload_bytes;
+        let origin = || {
+            Some(Origin {
+                execution_arn: execution_arn.to_string(),
+                task: call.task,
+            })
+        };
+        let resource = Resource::parse(&call.resource);
+        match resource {
+            Resource::Activity { .. } => Completion::Token,
+            Resource::Service {
+                service: "sns",
+                action: "publish",
+                pattern: Pattern::RequestResponse,
+            } => Completion::Now(self.publish(caller, call)),
+            Resource::Service {
+                service: "lambda",
+                action: "invoke",
+                pattern: Pattern::WaitForTaskToken,
+            } => {
+                // The function is invoked with the payload (holding the token); its own result is
+                // not the task's: the task waits for SendTaskSuccess/Failure.
+                if let Some(Ok(invoke)) =
+                    lambda::LambdaCall::from_task("arn:aws:states:::lambda:invoke", &call.input)
+                    && owned_by(&invoke.function, caller)
+                {
+                    let f = functions.invoke(
+                        caller,
+                        invoke.function_name(),
+                        invoke.payload.clone(),
+                        call.timeout_seconds,
+                        origin(),
+                    );
+                    tokio::spawn(f);
+                }
+                Completion::Token
             }
-            Completion::Token
-        }
-        _ => match LambdaCall::from_task(&call.resource, &call.input) {
-            Some(Ok(lc)) => {
-                let f = functions.invoke(
-                    caller,
-                    lc.function_name(),
-                    lc.payload.clone(),
-                    call.timeout_seconds,
-                );
-                let (caller, clock, seed) = (caller.clone(), clock.clone(), call.task);
-                Completion::Now(Box::pin(async move {
-                    let invocation = f.await;
-                    let mut rng = Rng::new(seed ^ clock.now().timestamp_micros() as u64);
-                    let meta = InvokeMeta::generate(&mut rng, clock.now());
-                    let ctx = CallContext {
-                        region: &caller.region,
-                        account: &caller.account,
-                        max_payload_bytes,
-                        meta: &meta,
+            _ => match LambdaCall::from_task(&call.resource, &call.input) {
+                Some(Ok(lc)) => {
+                    let f: BoxFuture<FunctionInvocation> = if owned_by(&lc.function, caller) {
+                        functions.invoke(
+                            caller,
+                            lc.function_name(),
+                            lc.payload.clone(),
+                            call.timeout_seconds,
+                            origin(),
+                        )
+                    } else {
+                        // Another account's function: it does not exist for this tenant.
+                        Box::pin(async { FunctionInvocation::Done(FunctionResult::NotFound) })
                     };
-                    match invocation {
-                        FunctionInvocation::Done(result) => lambda::task_outcome(&lc, result, &ctx),
-                        FunctionInvocation::TimedOut => TaskOutcome::TimedOut,
-                    }
-                }))
-            }
-            Some(Err(f)) => ready(TaskOutcome::Failed(f)),
-            None => ready(TaskOutcome::Failed(Failure::new(
-                names::RUNTIME,
-                format!(
-                    "The resource '{}' is not supported by this server yet.",
-                    call.resource
-                ),
-            ))),
-        },
+                    let (caller, clock, seed) = (caller.clone(), clock.clone(), call.task);
+                    Completion::Now(Box::pin(async move {
+                        let invocation = f.await;
+                        let mut rng = Rng::new(seed ^ clock.now().timestamp_micros() as u64);
+                        let meta = InvokeMeta::generate(&mut rng, clock.now());
+                        let ctx = CallContext {
+                            region: &caller.region,
+                            account: &caller.account,
+                            max_payload_bytes,
+                            meta: &meta,
+                        };
+                        match invocation {
+                            FunctionInvocation::Done(result) => {
+                                lambda::task_outcome(&lc, result, &ctx)
+                            }
+                            FunctionInvocation::Failed(f) => TaskOutcome::Failed(f),
+                        }
+                    }))
+                }
+                Some(Err(f)) => ready(TaskOutcome::Failed(f)),
+                None => ready(TaskOutcome::Failed(Failure::new(
+                    names::RUNTIME,
+                    format!(
+                        "The resource '{}' is not supported by this server yet.",
+                        call.resource
+                    ),
+                ))),
+            },
+        }
+    }
+}
+
+/// Whether a function reference (name, partial or full ARN) is in the caller's account.
+fn owned_by(reference: &str, caller: &Caller) -> bool {
+    let parts: Vec<&str> = reference.split(':').collect();
+    match parts.as_slice() {
+        ["arn", _, "lambda", _, account, "function", ..] => *account == caller.account,
+        [account, "function", ..] => *account == caller.account,
+        _ => true,
     }
 }
 

@@ -44,6 +44,7 @@ impl Functions for TestFunctions {
         function: &str,
         payload: String,
         _: Option<u64>,
+        _: Option<tasks::Origin>,
     ) -> tasks::BoxFuture<FunctionInvocation> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         self.payloads.lock().unwrap().push(payload.clone());
@@ -541,4 +542,51 @@ async fn usage_is_metered_for_standard_and_express() {
     assert_eq!(usage.len(), 1);
     assert_eq!((usage[0].transitions, usage[0].task_invocations), (4, 2));
     assert_eq!(usage[0].day, t0().timestamp_millis() / 86_400_000);
+}
+
+#[tokio::test]
+async fn sns_publish_stores_the_message_in_the_tenants_outbox() {
+    let f = Fixture::new();
+    let engine = f.engine(echo()).await;
+    let publish = |topic: &str| {
+        json!({"StartAt": "P", "States": {"P": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+            "Parameters": {"TopicArn": topic, "Message.$": "$.m", "Subject": "s"}, "End": true}}})
+    };
+    let mine = "arn:aws:sns:us-east-1:000000000001:orders";
+    let ok = engine
+        .start_execution(request(
+            publish(mine),
+            "mine",
+            json!({"m": {"n": 1}}),
+            MachineType::Standard,
+        ))
+        .await
+        .unwrap();
+    let done = finish(&engine, &ok.execution_arn).await.unwrap();
+    assert_eq!(done.status, "SUCCEEDED", "{done:?}");
+    let out: Value = serde_json::from_str(done.output.as_deref().unwrap()).unwrap();
+    let stored = engine
+        .store()
+        .read(|c| sandflow_store::topics::recent(c, tenant(), Some(mine), 10))
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].message.as_str(), stored[0].subject.as_deref()),
+        (r#"{"n":1}"#, Some("s"))
+    );
+    assert_eq!(out["MessageId"], stored[0].message_id);
+    assert_eq!(out["SdkHttpMetadata"]["HttpStatusCode"], 200);
+
+    let theirs = "arn:aws:sns:us-east-1:999999999999:orders";
+    let other = engine
+        .start_execution(request(
+            publish(theirs),
+            "theirs",
+            json!({"m": "x"}),
+            MachineType::Standard,
+        ))
+        .await
+        .unwrap();
+    let done = finish(&engine, &other.execution_arn).await.unwrap();
+    assert_eq!(done.error.as_deref(), Some("SNS.NotFoundException"));
 }

@@ -111,8 +111,32 @@ impl Grants {
         self.queues.iter().any(|q| q == queue)
     }
 
-    /// Adds one grant written as on the command line (see [`Grant`]).
+    /// Every grant, one per item, in the text form's order (http, kv, queue, log, clock, random).
+    pub fn list(&self) -> Vec<Grant> {
+        let mut out: Vec<Grant> = self.http.iter().cloned().map(Grant::Http).collect();
+        out.extend(self.kv.iter().cloned().map(Grant::Kv));
+        out.extend(self.queues.iter().cloned().map(Grant::Queue));
+        for (on, g) in [
+            (self.log, Grant::Log),
+            (self.clock, Grant::Clock),
+            (self.random, Grant::Random),
+        ] {
+            if on {
+                out.push(g);
+            }
+        }
+        out
+    }
+
+    /// Adds one grant written as on the command line (see [`Grant`]); a repeat is a no-op.
     pub fn add(&mut self, grant: Grant) {
+        if self.list().contains(&grant) {
+            return;
+        }
+        self.push(grant);
+    }
+
+    fn push(&mut self, grant: Grant) {
         match grant {
             Grant::Http(g) => self.http.push(g),
             Grant::Kv(t) => self.kv.push(t),

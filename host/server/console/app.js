@@ -354,6 +354,17 @@ async function executionPage(arn, q) {
   };
   failedOnly.addEventListener("change", () => { from = 1; froms.length = 0; q.set("failed", failedOnly.checked ? "1" : "0"); setHash("executions", arn, q); loadHistory(); });
 
+  const invBox = h("div");
+  const loadInvocations = async () => {
+    const r = await api("/invocations?executionArn=" + encodeURIComponent(arn));
+    invBox.replaceChildren(r.invocations.length ? h("table", { "aria-label": "Task invocations" },
+      h("thead", {}, h("tr", {}, ...["Function", "Status", "Started", "Time", "Fuel", "Logs"].map((t) => h("th", { text: t })))),
+      h("tbody", {}, ...r.invocations.map((/** @type {any} */ i) => h("tr", {},
+        h("td", { text: i.functionName }), h("td", {}, statusCell(i.status)), h("td", { text: when(i.startDate) }),
+        h("td", { text: `${(i.elapsedMicros / 1000).toFixed(1)} ms` }), h("td", { text: String(i.fuel) }),
+        h("td", {}, i.logs ? h("pre", { text: i.logs }) : (i.error ? h("code", { text: `${i.error}: ${i.cause || ""}` }) : "")))))) :
+      h("p", { class: "muted", text: "No function invocations." }));
+  };
   const auditBox = h("div");
   const loadAudit = async () => {
     const a = await api("/audit?executionArn=" + encodeURIComponent(arn));
@@ -379,6 +390,7 @@ async function executionPage(arn, q) {
     replay();
     await loadHistory();
     await loadAudit();
+    await loadInvocations();
     const sel = q.get("state");
     if (sel) showState(sel);
   };
@@ -386,6 +398,7 @@ async function executionPage(arn, q) {
     h("div", { class: "row" }, h("div", { class: "panel" }, h("h3", { text: "Execution input" }), h("pre", { id: "exec-io" }))),
     h("h2", { text: "Selected state" }), selPanel,
     h("h2", { text: "Event history" }), h("label", {}, failedOnly, " Failed only"), histBox,
+    h("h2", { text: "Task invocations and logs" }), invBox,
     h("h2", { text: "Approval decisions" }), auditBox);
   await refresh();
   /** @type {HTMLElement} */ (document.getElementById("exec-io")).textContent = pretty(ov.execution.input) +
@@ -501,8 +514,17 @@ function approvalRow(a, i) {
 }
 
 async function functionsPage() {
-  main.append(h("h1", { text: "Functions" }),
-    h("p", { text: "WASM functions arrive with the Lambda API (CreateFunction, Invoke); this page will list them, with their ABI, size, limits and grants." }));
+  main.append(h("h1", { text: "Functions" }));
+  const r = await api("/functions");
+  if (!r.functions.length) { main.append(h("p", { class: "muted", text: "No functions yet. Upload one with the Lambda API (CreateFunction)." })); return; }
+  main.append(h("table", { "aria-label": "Functions" },
+    h("thead", {}, h("tr", {}, ...["Name", "ABI", "Size", "Memory", "Timeout", "Grants", "Recent invocations"].map((t) => h("th", { text: t })))),
+    h("tbody", {}, ...r.functions.map((/** @type {any} */ f) => h("tr", {},
+      h("td", { text: f.functionName }), h("td", { text: f.abi }),
+      h("td", { text: `${(f.codeSize / 1024).toFixed(1)} KiB` }), h("td", { text: `${f.memoryMiB} MiB` }),
+      h("td", { text: `${f.timeoutSeconds} s` }), h("td", {}, h("code", { text: JSON.stringify(f.grants) })),
+      h("td", {}, ...f.recentInvocations.map((/** @type {any} */ i) =>
+        h("div", {}, statusCell(i.status), ` ${when(i.startDate)} · ${(i.elapsedMicros / 1000).toFixed(1)} ms · fuel ${i.fuel}${i.error ? " · " + i.error : ""}`))))))));
 }
 
 async function usagePage() {

@@ -38,14 +38,45 @@ pub enum Command {
     Task(crate::task_cli::TaskArgs),
     /// Measure interpreter throughput (state transitions per second) on standard scenarios.
     Bench(BenchArgs),
-    /// Serve the AWS-compatible API (Step Functions) on a data directory.
+    /// Serve the AWS-compatible API (Step Functions, Lambda) on a data directory.
     Serve(ServeArgs),
+    /// Run the order-fulfillment demo: build the guest tasks, serve with --dev keys, upload
+    /// the tasks, create the workflow, start three orders and print what to try next.
+    Demo(DemoArgs),
     /// Manage the tenants of a data directory (works while a server runs on it).
     #[command(subcommand)]
     Tenant(TenantCommand),
     /// Manage access keys.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Manage a tenant's WASM functions (works while a server runs on the directory).
+    #[command(subcommand)]
+    Function(FunctionCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FunctionCommand {
+    /// Grant (or revoke) capabilities and set the fuel budget; prints the function's grants.
+    /// Grants: http:URL, http:GET,POST:URL, kv:TABLE, queue:NAME, log, clock, random.
+    Grant {
+        /// The function's name.
+        name: String,
+        /// Grants to add.
+        grants: Vec<String>,
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+        /// Grants to take away (repeatable).
+        #[arg(long, value_name = "GRANT")]
+        revoke: Vec<String>,
+        /// Drop every existing grant before adding.
+        #[arg(long)]
+        replace: bool,
+        /// Fuel budget per invocation; `default` for the server's.
+        #[arg(long, value_name = "N|default")]
+        fuel: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +90,19 @@ pub struct ServeArgs {
     /// Ensure a development tenant: account 000000000000, access key `test`, secret `test`.
     #[arg(long)]
     pub dev: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+    /// Data directory; a second run continues on the same data.
+    #[arg(long, value_name = "DIR", default_value = "target/sandflow-demo")]
+    pub data: PathBuf,
+    /// Use guests already built by guest-examples/build.sh into DIR (rust-check-inventory.wasm
+    /// and so on) instead of building them.
+    #[arg(long, value_name = "DIR")]
+    pub guests: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +258,7 @@ pub fn main() -> ExitCode {
         Command::Task(args) => crate::task_cli::main(args),
         Command::Bench(args) => bench(&args),
         Command::Serve(args) => crate::serve::serve(args.listen, &args.data, args.dev),
+        Command::Demo(args) => crate::demo::demo(args.listen, &args.data, args.guests.as_deref()),
         Command::Tenant(TenantCommand::Create { name, data }) => {
             crate::serve::admin(&crate::serve::Admin::Create(name), &data)
         }
@@ -229,6 +274,34 @@ pub fn main() -> ExitCode {
         }
         Command::Key(KeyCommand::Rotate { tenant, data }) => {
             crate::serve::admin(&crate::serve::Admin::Rotate(tenant), &data)
+        }
+        Command::Function(FunctionCommand::Grant {
+            name,
+            grants,
+            tenant,
+            data,
+            revoke,
+            replace,
+            fuel,
+        }) => {
+            let fuel = match fuel.as_deref() {
+                None => None,
+                Some("default") => Some(None),
+                Some(n) => match n.parse::<u64>() {
+                    Ok(n) => Some(Some(n)),
+                    Err(_) => {
+                        eprintln!("sandflow: --fuel takes a number or `default`, not {n:?}");
+                        return ExitCode::FAILURE;
+                    }
+                },
+            };
+            let change = crate::api::lambda::GrantChange {
+                add: grants,
+                revoke,
+                replace,
+                fuel,
+            };
+            crate::serve::admin(&crate::serve::Admin::Grant(tenant, name, change), &data)
         }
     }
 }

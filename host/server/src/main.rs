@@ -6,6 +6,7 @@ mod aws_json;
 mod cli;
 mod conformance;
 mod console;
+mod demo;
 mod mocks;
 mod serve;
 mod task_cli;

@@ -15,7 +15,7 @@ use crate::tenancy::{self, Sealer};
 /// Runs the server until SIGTERM/SIGINT; in-flight requests finish, then the store's writer
 /// drains its queued commits when the last handle drops.
 pub fn serve(listen: SocketAddr, data: &Path, dev: bool) -> ExitCode {
-    init_tracing();
+    init_tracing("info");
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -52,7 +52,7 @@ pub fn serve(listen: SocketAddr, data: &Path, dev: bool) -> ExitCode {
     })
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };
@@ -74,10 +74,10 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing in-flight requests");
 }
 
-/// Logs to stderr; `RUST_LOG` overrides the default `info`.
-fn init_tracing() {
+/// Logs to stderr; `RUST_LOG` overrides the default level.
+pub fn init_tracing(default: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -98,6 +98,8 @@ pub enum Admin {
     Delete(String),
     Rotate(String),
     Usage(String, chrono::NaiveDate),
+    /// Tenant, function, change.
+    Grant(String, String, crate::api::lambda::GrantChange),
 }
 
 pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
@@ -114,6 +116,11 @@ pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
         }
         Admin::Rotate(name) => tenancy::rotate(&store, &sealer, name),
         Admin::Usage(name, since) => tenancy::usage(&store, name, *since),
+        Admin::Grant(tenant, function, change) => {
+            let default_fuel = sandflow_runtime::Limits::default().fuel;
+            crate::api::lambda::grant_offline(&store, tenant, function, change, default_fuel)
+                .map_err(tenancy::Error::Invalid)
+        }
     });
     match result {
         Ok(v) => {

@@ -7,12 +7,15 @@ pub mod activities;
 pub mod approvals;
 mod db;
 pub mod executions;
+pub mod functions;
+pub mod invocations;
 pub mod machines;
 pub mod migrations;
 pub mod tags;
 pub mod tasks;
 pub mod tenants;
 pub mod timers;
+pub mod topics;
 pub mod usage;
 
 pub use db::{Stats, Store};

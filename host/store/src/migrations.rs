@@ -174,7 +174,43 @@ const MIGRATIONS: &[&str] = &[
     INSERT INTO open_executions (tenant_id, open)
         SELECT tenant_id, count(*) FROM executions WHERE status = 'RUNNING' GROUP BY tenant_id;
     "#,
-    // 3: the console's approval decisions (audit): who decided a `.waitForTaskToken` task, when,
+    // 3: functions' Lambda configuration (description, role, handler, runtime, fuel) as JSON,
+    //    and one row per function invocation: outcome, cost and the guest's logs.
+    r#"
+    ALTER TABLE functions ADD COLUMN config TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE invocations (
+        id             INTEGER PRIMARY KEY,
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        function_name  TEXT NOT NULL,
+        execution_arn  TEXT,
+        task_id        INTEGER,
+        started_ms     INTEGER NOT NULL,
+        elapsed_us     INTEGER NOT NULL,
+        fuel           INTEGER NOT NULL,
+        status         TEXT NOT NULL,
+        error          TEXT,
+        cause          TEXT,
+        logs           TEXT NOT NULL
+    );
+    CREATE INDEX invocations_by_function ON invocations(tenant_id, function_name, id DESC);
+    CREATE INDEX invocations_by_execution ON invocations(tenant_id, execution_arn, id)
+        WHERE execution_arn IS NOT NULL;
+    "#,
+    // 4: messages published to tenants' topics (the sns:publish outbox).
+    r#"
+    CREATE TABLE topic_messages (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        topic_arn   TEXT NOT NULL,
+        message_id  TEXT NOT NULL,
+        subject     TEXT,
+        message     TEXT NOT NULL,
+        attributes  TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL
+    );
+    CREATE INDEX topic_messages_by_topic ON topic_messages(tenant_id, topic_arn, id);
+    "#,
+    // 5: the console's approval decisions (audit): who decided a `.waitForTaskToken` task, when,
     //    how and why. One row per token: a second decision is refused.
     r#"
     CREATE TABLE approval_decisions (

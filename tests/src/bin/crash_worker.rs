@@ -24,6 +24,7 @@ impl Functions for Mark {
         _: &str,
         payload: String,
         _: Option<u64>,
+        _: Option<sandflow_engine::Origin>,
     ) -> BoxFuture<FunctionInvocation> {
         Box::pin(async move {
             let mut v: serde_json::Value = serde_json::from_str(&payload).unwrap_or_default();

@@ -1,11 +1,12 @@
 //! Order fulfillment, "Process Payment": charges the order by POSTing it to the payment
-//! service, `https://payments.example.com/v1/charges` unless the input names another
-//! `paymentEndpoint`. The function must be granted that endpoint (`http:URL`).
+//! service: the input's `paymentEndpoint`, else the `payment-endpoint` key of the KV table
+//! `config` (if granted `kv:config`), else `https://payments.example.com/v1/charges`. The
+//! function must be granted that endpoint (`http:URL`).
 //!
 //! 2xx → `{transactionId, status}`; 402 → `PaymentDeclined`; 429/5xx →
 //! `PaymentServiceUnavailable`, which the workflow retries.
 
-use sandflow_sdk::{TaskError, export_task, http, log};
+use sandflow_sdk::{TaskError, export_task, http, kv, log};
 use serde::{Deserialize, Serialize};
 
 const DEFAULT_ENDPOINT: &str = "https://payments.example.com/v1/charges";
@@ -43,10 +44,17 @@ fn run(input: Input) -> Result<Output, TaskError> {
             format!("amount {} is not positive", input.amount),
         ));
     }
+    // Without the `kv:config` grant the lookup fails and the default applies.
+    let configured = || {
+        kv::get::<String>("config", "payment-endpoint")
+            .ok()
+            .flatten()
+    };
     let url = input
         .payment_endpoint
-        .as_deref()
-        .unwrap_or(DEFAULT_ENDPOINT);
+        .clone()
+        .or_else(configured)
+        .unwrap_or_else(|| DEFAULT_ENDPOINT.to_string());
     let charge = Charge {
         order_id: &input.order_id,
         customer_id: &input.customer_id,
@@ -57,7 +65,7 @@ fn run(input: Input) -> Result<Output, TaskError> {
         "charging {} {} for {}",
         input.amount, input.currency, input.order_id
     ));
-    let resp = http::post_json(url, &charge)?;
+    let resp = http::post_json(&url, &charge)?;
     match resp.status {
         200..=299 => resp.json(),
         402 => Err(TaskError::new("PaymentDeclined", resp.text())),

@@ -116,6 +116,29 @@ pub async fn render(State(state): State<AppState>) -> Response {
             label(&status)
         );
     }
+    let f = state.functions().stats();
+    let _ = writeln!(
+        out,
+        "# HELP sandflow_task_invocations_total WASM function invocations (this process)."
+    );
+    let _ = writeln!(out, "# TYPE sandflow_task_invocations_total counter");
+    let invocations = f.invocations.load(Ordering::Relaxed);
+    let failures = f.failures.load(Ordering::Relaxed);
+    let _ = writeln!(
+        out,
+        "sandflow_task_invocations_total{{outcome=\"succeeded\"}} {}",
+        invocations.saturating_sub(failures)
+    );
+    let _ = writeln!(
+        out,
+        "sandflow_task_invocations_total{{outcome=\"failed\"}} {failures}"
+    );
+    let _ = writeln!(out, "# TYPE sandflow_task_fuel_total counter");
+    let _ = writeln!(
+        out,
+        "sandflow_task_fuel_total {}",
+        f.fuel.load(Ordering::Relaxed)
+    );
     let stats = state.store().stats();
     let _ = writeln!(
         out,

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod errors;
+pub mod lambda;
 pub mod metrics;
 pub mod params;
 pub mod sfn;
@@ -20,9 +21,9 @@ use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
-use sandflow_core::lambda::FunctionResult;
-use sandflow_engine::tasks::BoxFuture;
-use sandflow_engine::{Caller, Engine, FunctionInvocation, Functions, SystemClock};
+use sandflow_engine::{Engine, SystemClock, WasmFunctions};
+use sandflow_runtime::services::{KvStore, MemoryKv, MemoryQueues};
+use sandflow_runtime::{Runtime, RuntimeConfig};
 use sandflow_store::{Connection, Store};
 use tokio::sync::oneshot;
 
@@ -33,23 +34,6 @@ use errors::{ApiError, ApiResult};
 /// maximal (1,048,576-character) definition.
 pub const SFN_BODY_LIMIT: usize = 1024 * 1024 + 64 * 1024;
 
-/// Answers every function as missing (Lambda tasks fail with `Lambda.ResourceNotFoundException`)
-/// until the WASM runtime provides real ones.
-#[derive(Debug, Default)]
-pub struct NoFunctions;
-
-impl Functions for NoFunctions {
-    fn invoke(
-        &self,
-        _caller: &Caller,
-        _function: &str,
-        _payload: String,
-        _timeout_seconds: Option<u64>,
-    ) -> BoxFuture<FunctionInvocation> {
-        Box::pin(async { FunctionInvocation::Done(FunctionResult::NotFound) })
-    }
-}
-
 /// What handlers share. Cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -58,6 +42,9 @@ pub struct AppState {
 
 struct Shared {
     engine: Engine,
+    functions: WasmFunctions,
+    /// The guests' KV tables.
+    kv: Arc<dyn KvStore>,
     store: Store,
     sealer: Sealer,
     metrics: metrics::Metrics,
@@ -94,9 +81,20 @@ impl AppState {
         if opts.dev {
             tenancy::ensure_dev(&store, &sealer)?;
         }
+        // In memory until the built-in tables and queues back them (issue 9).
+        let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::default());
+        let runtime = Runtime::new(
+            RuntimeConfig {
+                artifact_dir: Some(dir.join("artifacts")),
+                ..RuntimeConfig::default()
+            },
+            kv.clone(),
+            Arc::new(MemoryQueues::default()),
+        )?;
+        let functions = WasmFunctions::new(runtime, store.clone(), Arc::new(SystemClock));
         let engine = Engine::start(
             store.clone(),
-            Arc::new(NoFunctions),
+            Arc::new(functions.clone()),
             Arc::new(SystemClock),
             sandflow_engine::Config::default(),
         )
@@ -104,6 +102,8 @@ impl AppState {
         Ok(AppState {
             inner: Arc::new(Shared {
                 engine,
+                functions,
+                kv,
                 store,
                 sealer,
                 metrics: metrics::Metrics::default(),
@@ -120,6 +120,14 @@ impl AppState {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    pub fn functions(&self) -> &WasmFunctions {
+        &self.inner.functions
+    }
+
+    pub fn kv(&self) -> &Arc<dyn KvStore> {
+        &self.inner.kv
     }
 
     pub fn sealer(&self) -> &Sealer {
@@ -144,8 +152,12 @@ impl AppState {
     }
 
     /// The request body limit of a path.
-    pub fn body_limit(&self, _path: &str) -> usize {
-        SFN_BODY_LIMIT
+    pub fn body_limit(&self, path: &str) -> usize {
+        if path.starts_with("/2015-03-31/") {
+            lambda::body_limit(path)
+        } else {
+            SFN_BODY_LIMIT
+        }
     }
 
     /// Runs a query on a read connection, off the async threads.
@@ -179,6 +191,7 @@ impl AppState {
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/", any(sfn::handle))
+        .merge(lambda::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::verify));
     Router::new()
         .merge(api)
@@ -233,4 +246,6 @@ pub enum OpenError {
     Store(#[from] sandflow_store::Error),
     #[error(transparent)]
     Engine(#[from] sandflow_engine::Error),
+    #[error("the WASM runtime: {0}")]
+    Runtime(#[from] sandflow_runtime::Error),
 }

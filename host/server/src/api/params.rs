@@ -219,6 +219,11 @@ impl Params {
         Ok(Some(out))
     }
 
+    /// Removes and returns a member as it is (e.g. a large blob read once).
+    pub fn take(&mut self, name: &str) -> Option<Value> {
+        self.map.remove(name).filter(|v| !v.is_null())
+    }
+
     /// Fails with every collected constraint violation.
     pub fn finish(&mut self) -> ApiResult<()> {
         if self.errors.is_empty() {

@@ -16,6 +16,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use sandflow_store::approvals::{self, Decision};
 use sandflow_store::executions::{self, ListFilter};
+use sandflow_store::{functions as fns, invocations};
 use serde_json::{Value, json};
 
 use super::session::Session;
@@ -601,6 +602,72 @@ pub async fn usage(
             })
             .collect();
         Ok(json!({ "days": rows }))
+    }
+    .await;
+    respond(r)
+}
+
+fn invocation_json(i: &invocations::Invocation) -> Value {
+    json!({
+        "functionName": i.function_name,
+        "executionArn": i.execution_arn,
+        "taskId": i.task_id,
+        "startDate": epoch(i.started_ms),
+        "elapsedMicros": i.elapsed_us,
+        "fuel": i.fuel,
+        "status": i.status,
+        "error": i.error,
+        "cause": i.cause,
+        "logs": i.logs,
+    })
+}
+
+/// `GET /console/api/functions`: the tenant's WASM functions (limits, grants) with their five
+/// latest invocations.
+pub async fn functions(
+    State(state): State<AppState>,
+    Extension(s): Extension<Session>,
+) -> Response {
+    let t = s.caller.tenant_id;
+    respond(
+        state
+            .read(move |c| {
+                let mut out = Vec::new();
+                for f in fns::list(c, t, None, 1000)? {
+                    let recent = invocations::recent(c, t, &f.name, 5)?;
+                    out.push(json!({
+                        "functionName": f.name,
+                        "functionArn": f.arn,
+                        "abi": f.abi,
+                        "codeSize": f.code_size,
+                        "codeSha256": f.sha256,
+                        "memoryMiB": f.memory_mib,
+                        "timeoutSeconds": f.timeout_s,
+                        "grants": serde_json::from_str::<Value>(&f.grants).unwrap_or(Value::Null),
+                        "lastModified": epoch(f.updated_ms),
+                        "recentInvocations": recent.iter().map(invocation_json).collect::<Vec<_>>(),
+                    }));
+                }
+                Ok(json!({ "functions": out }))
+            })
+            .await,
+    )
+}
+
+/// `GET /console/api/invocations?executionArn`: the function invocations (with the guests'
+/// logs) an execution made, oldest first.
+pub async fn invocations(
+    State(state): State<AppState>,
+    Extension(s): Extension<Session>,
+    Query(q): Q,
+) -> Response {
+    let r = async {
+        let e = execution(&state, &s, text(&q, "executionArn")).await?;
+        let t = s.caller.tenant_id;
+        let rows = state
+            .read(move |c| invocations::of_execution(c, t, &e.arn))
+            .await?;
+        Ok(json!({ "invocations": rows.iter().map(invocation_json).collect::<Vec<_>>() }))
     }
     .await;
     respond(r)

@@ -38,6 +38,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/approvals/decide", post(api::decide))
         .route("/audit", get(api::audit))
         .route("/usage", get(api::usage))
+        .route("/functions", get(api::functions))
+        .route("/invocations", get(api::invocations))
         .route_layer(middleware::from_fn_with_state(state, session::require));
     let api = Router::new()
         .merge(guarded)

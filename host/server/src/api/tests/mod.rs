@@ -15,6 +15,8 @@ use tower::ServiceExt;
 use super::{AppState, Options, router};
 use crate::tenancy;
 
+mod lambda;
+
 const DEF: &str =
     r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"ok":true},"End":true}}}"#;
 const WAIT: &str = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
@@ -62,7 +64,7 @@ fn dev() -> Signer {
 
 fn signed(s: &Signer, action: &str, body: &[u8]) -> Request<Body> {
     let target = format!("AWSStepFunctions.{action}");
-    let mut req = Request::builder()
+    let req = Request::builder()
         .method("POST")
         .uri("/")
         .header("host", "localhost:8080")
@@ -70,6 +72,11 @@ fn signed(s: &Signer, action: &str, body: &[u8]) -> Request<Body> {
         .header("x-amz-target", &target)
         .body(body.to_vec())
         .unwrap();
+    sign_request(s, req)
+}
+
+/// Signs a request the way the SDKs do.
+fn sign_request(s: &Signer, mut req: Request<Vec<u8>>) -> Request<Body> {
     let identity: Identity = Credentials::new(&s.key, &s.secret, None, None, "test").into();
     let params = aws_sigv4::sign::v4::SigningParams::builder()
         .identity(&identity)
@@ -85,8 +92,14 @@ fn signed(s: &Signer, action: &str, body: &[u8]) -> Request<Body> {
         .iter()
         .map(|(k, v)| (k.as_str(), v.to_str().unwrap()))
         .collect();
-    let signable =
-        SignableRequest::new("POST", "/", headers.into_iter(), SignableBody::Bytes(body)).unwrap();
+    let uri = req.uri().to_string();
+    let signable = SignableRequest::new(
+        req.method().as_str(),
+        &uri,
+        headers.into_iter(),
+        SignableBody::Bytes(req.body()),
+    )
+    .unwrap();
     let (instructions, _) = sign(signable, &params).unwrap().into_parts();
     instructions.apply_to_request_http1x(&mut req);
     req.map(Body::from)
