@@ -164,7 +164,8 @@ function draw(g, lay, ox, oy) {
     edgeLayer.appendChild(path);
     if (e.label) {
       const t = el("text", {
-        x: (x1 + x2) / 2 + 4, y: y2 > y1 ? (y1 + y2) / 2 : (oy + a.y + oy + b.y) / 2,
+        // Near the target, so labels of edges leaving one Choice do not overlap.
+        x: x1 + (x2 - x1) * 0.7 + 4, y: y2 > y1 ? y1 + (y2 - y1) * 0.7 : (oy + a.y + oy + b.y) / 2,
         class: "edge-label",
       });
       t.textContent = e.label.length > 44 ? e.label.slice(0, 43) + "…" : e.label;
