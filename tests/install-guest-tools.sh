@@ -16,6 +16,9 @@ command -v wasm-ld-14 >/dev/null || command -v wasm-ld >/dev/null || debs+=(lld-
 [[ -e /usr/lib/wasm32-wasi/libc.a ]] || debs+=(wasi-libc)
 compgen -G "/usr/lib/llvm-14/lib/clang/*/lib/wasi/libclang_rt.builtins-wasm32.a" >/dev/null ||
     debs+=(libclang-rt-14-dev-wasm32)
+# The console's browser tests (tests/python/test_console.py) drive Debian's chromium through
+# Playwright (never `playwright install`, which downloads a browser).
+command -v chromium >/dev/null || debs+=(chromium)
 if ((${#debs[@]})); then
     sudo=""
     [[ "$(id -u)" == 0 ]] || sudo="sudo"

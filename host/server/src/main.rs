@@ -5,6 +5,7 @@ mod api;
 mod aws_json;
 mod cli;
 mod conformance;
+mod console;
 mod demo;
 mod mocks;
 mod serve;

@@ -153,6 +153,8 @@ pub fn commit_step(c: &Connection, id: i64, step: &Step<'_>) -> Result<()> {
 pub struct ListFilter<'a> {
     pub state_machine_arn: Option<&'a str>,
     pub status: Option<&'a str>,
+    /// Only executions whose name contains this text (case-insensitive for ASCII).
+    pub name_contains: Option<&'a str>,
     /// Continue after this (start_ms, id): newest first.
     pub before: Option<(i64, i64)>,
     pub limit: usize,
@@ -165,6 +167,7 @@ pub fn list(c: &Connection, tenant_id: i64, f: &ListFilter<'_>) -> Result<Vec<Ex
         "SELECT {COLUMNS} FROM executions
          WHERE tenant_id = ?1 AND (?2 IS NULL OR state_machine_arn = ?2) AND (?3 IS NULL OR status = ?3)
            AND (start_ms < ?4 OR (start_ms = ?4 AND id < ?5))
+           AND (?7 IS NULL OR instr(lower(name), lower(?7)) > 0)
          ORDER BY start_ms DESC, id DESC LIMIT ?6"
     );
     let mut st = c.prepare(&sql)?;
@@ -176,7 +179,8 @@ pub fn list(c: &Connection, tenant_id: i64, f: &ListFilter<'_>) -> Result<Vec<Ex
                 f.status,
                 before_ms,
                 before_id,
-                f.limit as i64
+                f.limit as i64,
+                f.name_contains
             ],
             execution,
         )?
@@ -209,6 +213,14 @@ pub fn events(c: &Connection, id: i64) -> Result<Vec<String>> {
         .query_map([id], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
+}
+
+/// The id of the execution's newest history event (0 before any).
+pub fn last_event_id(c: &Connection, id: i64) -> Result<i64> {
+    Ok(c.prepare_cached(
+        "SELECT coalesce(max(first_event_id + event_count - 1), 0) FROM steps WHERE execution_id = ?1",
+    )?
+    .query_row([id], |r| r.get(0))?)
 }
 
 /// Up to `limit` history events with ids `>= from_id` (ascending), or `<= from_id` when
@@ -320,6 +332,7 @@ mod tests {
         );
         assert_eq!(snapshot(&c, id).unwrap(), Some((Some(b"snap".to_vec()), 2)));
         assert_eq!(events(&c, id).unwrap().len(), 2);
+        assert_eq!(last_event_id(&c, id).unwrap(), 3);
         assert_eq!(
             history(&c, id, 1, 100, false).unwrap(),
             vec![json!({"id":1}), json!({"id":2}), json!({"id":3})]
@@ -392,6 +405,28 @@ mod tests {
         )
         .unwrap();
         assert!(running.is_empty());
+        let named = list(
+            &c,
+            t.id,
+            &ListFilter {
+                limit: 10,
+                name_contains: Some("E"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(named.len(), 3, "name search ignores case");
+        let none = list(
+            &c,
+            t.id,
+            &ListFilter {
+                limit: 10,
+                name_contains: Some("zz"),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(none.is_empty());
         assert_eq!(open_ids(&c).unwrap().len(), 4);
         assert_eq!(
             (

@@ -4,6 +4,7 @@
 //! history and snapshot payloads are opaque text and bytes to it.
 
 pub mod activities;
+pub mod approvals;
 mod db;
 pub mod executions;
 pub mod functions;

@@ -275,6 +275,26 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (table_id, pk, sk)
     ) WITHOUT ROWID;
     "#,
+    // 6: the console's approval decisions (audit): who decided a `.waitForTaskToken` task, when,
+    //    how and why. One row per token: a second decision is refused.
+    r#"
+    CREATE TABLE approval_decisions (
+        tenant_id      INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        token          TEXT NOT NULL,
+        execution_arn  TEXT NOT NULL,
+        state_name     TEXT NOT NULL,
+        decision       TEXT NOT NULL,
+        comment        TEXT NOT NULL,
+        actor          TEXT NOT NULL,
+        output         TEXT,
+        error          TEXT,
+        cause          TEXT,
+        decided_ms     INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, token)
+    );
+    CREATE INDEX approval_decisions_by_execution ON approval_decisions(tenant_id, execution_arn);
+    CREATE INDEX approval_decisions_by_time ON approval_decisions(tenant_id, decided_ms DESC);
+    "#,
 ];
 
 /// The schema version this build writes.

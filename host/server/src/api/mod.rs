@@ -50,6 +50,9 @@ struct Shared {
     store: Store,
     sealer: Sealer,
     metrics: metrics::Metrics,
+    /// Signed-in console browsers.
+    sessions: crate::console::session::Sessions,
+    dev: bool,
     /// GetActivityTask's long poll (AWS: 60 s).
     activity_poll: Duration,
 }
@@ -106,6 +109,8 @@ impl AppState {
                 store,
                 sealer,
                 metrics: metrics::Metrics::default(),
+                sessions: Default::default(),
+                dev: opts.dev,
                 activity_poll: opts.activity_poll,
             }),
         })
@@ -133,6 +138,15 @@ impl AppState {
 
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.inner.metrics
+    }
+
+    pub fn sessions(&self) -> &crate::console::session::Sessions {
+        &self.inner.sessions
+    }
+
+    /// Started with `--dev`.
+    pub fn dev(&self) -> bool {
+        self.inner.dev
     }
 
     pub fn activity_poll(&self) -> Duration {
@@ -183,11 +197,13 @@ pub fn router(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::verify));
     Router::new()
         .merge(api)
+        .merge(crate::console::router(state.clone()))
         .route("/health", get(health))
         .route("/metrics", get(metrics::render))
         .fallback(not_found)
         // The auth middleware buffers bodies within each route's own limit.
         .layer(DefaultBodyLimit::disable())
+        .layer(middleware::from_fn(crate::console::redirect_root))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

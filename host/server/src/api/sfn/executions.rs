@@ -241,6 +241,7 @@ pub async fn list(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
                     status: status.as_deref(),
                     before,
                     limit: limit + 1,
+                    ..Default::default()
                 },
             )
         })

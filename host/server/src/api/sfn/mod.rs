@@ -97,7 +97,7 @@ pub async fn handle(
     }
 }
 
-/// Runs one action for `ctx`'s caller (also used in-process, e.g. by the demo).
+/// Runs one action as `ctx`'s caller (the AWS endpoint, the console and the demo come here).
 pub(crate) async fn dispatch(ctx: &Ctx, action: &str, mut p: Params) -> ApiResult<Value> {
     let p = &mut p;
     match action {

@@ -1,0 +1,126 @@
+"""The web console in a real browser: Debian's chromium driven by Playwright (never
+`playwright install`) against `sandflow serve --dev`. Signs in, reads the order-fulfillment graph
+as text, approves and rejects waiting tasks from the inbox, sees the 409 of a second decision and
+the execution page update live. Screenshots go to $CONSOLE_SCREENSHOTS (default: a temp dir)."""
+
+import json
+import os
+import pathlib
+import shutil
+import tempfile
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed in this venv")
+CHROMIUM = shutil.which("chromium")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="Debian's chromium is not installed (tests/install-guest-tools.sh installs it)"
+)
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROLE = "arn:aws:iam::000000000000:role/console"
+APPROVAL = {
+    "StartAt": "Approve",
+    "States": {
+        "Approve": {
+            "Type": "Task",
+            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Parameters": {
+                "FunctionName": "request-approval",
+                "Payload": {"order.$": "$.order", "token.$": "$$.Task.Token"},
+            },
+            "End": True,
+        }
+    },
+}
+SHOTS = pathlib.Path(os.environ.get("CONSOLE_SCREENSHOTS") or tempfile.mkdtemp(prefix="sandflow-console-"))
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield b
+        b.close()
+
+
+def sign_in(page, base):
+    page.goto(base + "/")
+    expect = sync_api.expect
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("Access key").fill("test")
+    page.get_by_label("Secret key").fill("test")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="State machines")).to_be_visible()
+
+
+def test_console_graph_and_approvals(server, sfn, browser):
+    expect = sync_api.expect
+    definition = (ROOT / "guest-examples/order-fulfillment/definition.asl.json").read_text()
+    order = sfn.create_state_machine(name="console-orders", definition=definition, roleArn=ROLE)
+    approval = sfn.create_state_machine(name="console-approval", definition=json.dumps(APPROVAL), roleArn=ROLE)
+    arns = [
+        sfn.start_execution(stateMachineArn=approval["stateMachineArn"], name=f"console-{n}", input='{"order": %d}' % n)[
+            "executionArn"
+        ]
+        for n in (1, 2)
+    ]
+    errors = []
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, server.url)
+
+    # The seed state machine's graph: every state a text node, Choice edges labelled.
+    page.get_by_role("link", name="console-orders").click()
+    for state in ["Check Inventory", "In Stock?", "Process Payment", "Wait for Approval", "Complete Order"]:
+        expect(page.locator(f'svg.graph g.node[data-state="{state}"] text.node-name')).to_have_text(state)
+    expect(page.locator("svg.graph text.edge-label", has_text="$.amount >= 1000")).to_have_count(1)
+    layout_ms = page.evaluate("window.layoutMs")
+    print(f"order-fulfillment layout: {layout_ms:.1f} ms")
+    page.screenshot(path=str(SHOTS / "state-machine.png"), full_page=True)
+
+    # Two inboxes open at once: the second decision on the same task is refused with 409.
+    page.get_by_role("link", name="Approvals").click()
+    other = ctx.new_page()
+    other.goto(server.url + "/console/#/approvals")
+    for p in (page, other):
+        expect(p.locator("tr[data-execution='console-1']")).to_have_count(1)
+    row = page.locator("tr[data-execution='console-1']")
+    row.get_by_role("button", name="Approve").click()
+    expect(row.get_by_role("alert")).to_have_text("A comment is required.")
+    row.get_by_label("Comment").fill("fine by me")
+    row.get_by_role("button", name="Approve").click()
+    expect(row.locator(".decided")).to_contain_text("Approved by test")
+    page.screenshot(path=str(SHOTS / "approvals.png"), full_page=True)
+    late = other.locator("tr[data-execution='console-1']")
+    late.get_by_label("Comment").fill("me too")
+    late.get_by_role("button", name="Reject").click()
+    expect(late.get_by_role("alert")).to_contain_text("409")
+    assert sfn.describe_execution(executionArn=arns[0])["status"] in ("RUNNING", "SUCCEEDED")
+
+    # The execution page shows the waiting state and follows the rejection live.
+    other.goto(server.url + "/console/#/executions/" + arns[1])
+    expect(other.locator('svg.graph g.node[data-state="Approve"]')).to_have_attribute("data-status", "RUNNING")
+    row2 = page.locator("tr[data-execution='console-2']")
+    row2.get_by_label("Comment").fill("too expensive")
+    row2.get_by_role("button", name="Reject").click()
+    expect(row2.locator(".decided")).to_contain_text("Rejected by test")
+    expect(other.locator("h1 + p .status")).to_have_text("Failed", timeout=10_000)
+    expect(other.locator('svg.graph g.node[data-state="Approve"]')).to_have_attribute("data-status", "FAILED")
+    expect(other.get_by_role("table", name="Decisions")).to_contain_text("too expensive")
+    other.screenshot(path=str(SHOTS / "execution.png"), full_page=True)
+
+    # The executions list, newest first, statuses in words.
+    page.get_by_role("link", name="Executions").click()
+    expect(page.get_by_role("table", name="Executions")).to_contain_text("Failed")
+    page.screenshot(path=str(SHOTS / "executions.png"), full_page=True)
+    assert sfn.describe_execution(executionArn=arns[0])["status"] == "SUCCEEDED"
+    assert sfn.describe_execution(executionArn=arns[1])["status"] == "FAILED"
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    assert not errors, errors
+    print(f"screenshots in {SHOTS}")
+    sfn.delete_state_machine(stateMachineArn=order["stateMachineArn"])
+    ctx.close()
