@@ -36,7 +36,8 @@ pub enum Command {
     Conformance(ConformanceArgs),
     /// Run, check or benchmark a task's WebAssembly locally.
     Task(crate::task_cli::TaskArgs),
-    /// Measure interpreter throughput (state transitions per second) on standard scenarios.
+    /// Measure interpreter throughput (state transitions per second) on standard scenarios, or
+    /// with --endpoint drive any Step Functions endpoint over HTTP.
     Bench(BenchArgs),
     /// Serve the AWS-compatible API (Step Functions, Lambda) on a data directory.
     Serve(ServeArgs),
@@ -166,6 +167,12 @@ pub struct BenchArgs {
     /// Open executions for the recovery benchmark.
     #[arg(long, value_name = "N", default_value_t = 10_000)]
     pub open: usize,
+    /// Instead, drive this Step Functions endpoint (Sandflow, moto, LocalStack, AWS) over HTTP
+    /// with SigV4-signed calls, e.g. http://127.0.0.1:8080.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["engine", "seconds"])]
+    pub endpoint: Option<String>,
+    #[command(flatten)]
+    pub remote: crate::bench_endpoint::EndpointArgs,
 }
 
 #[derive(Debug, Args)]
@@ -308,6 +315,9 @@ pub fn main() -> ExitCode {
 
 /// Prints one JSON line per scenario and mode: transitions/s on one thread.
 fn bench(args: &BenchArgs) -> ExitCode {
+    if let Some(endpoint) = &args.endpoint {
+        return crate::bench_endpoint::main(endpoint, &args.remote);
+    }
     let budget = Duration::from_secs_f64(args.seconds.max(0.01));
     for s in sandflow_core::bench::scenarios() {
         for history in [false, true] {

@@ -3,6 +3,7 @@
 
 mod api;
 mod aws_json;
+mod bench_endpoint;
 mod cli;
 mod conformance;
 mod console;
