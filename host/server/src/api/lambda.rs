@@ -207,15 +207,19 @@ fn grants_of(f: &Function) -> ApiResult<Grants> {
 /// Sandflow's own view of a function: ABI, grants and fuel (GetFunction's `Sandflow` member
 /// and the grants endpoint's answer).
 fn sandflow_view(state: &AppState, f: &Function) -> ApiResult<Value> {
-    let grants = grants_of(f)?;
-    let fuel = FunctionConfig::of(f).fuel;
     let default_fuel = state.functions().runtime().config().defaults.fuel;
-    Ok(json!({
+    Ok(grants_view(f, &grants_of(f)?, default_fuel))
+}
+
+/// A function's ABI, grants in their text form, and fuel budget (set and effective).
+fn grants_view(f: &Function, grants: &Grants, default_fuel: u64) -> Value {
+    let fuel = FunctionConfig::of(f).fuel;
+    json!({
         "abi": f.abi,
         "grants": grants.list().iter().map(ToString::to_string).collect::<Vec<_>>(),
         "fuel": fuel,
         "effectiveFuel": fuel.unwrap_or(default_fuel),
-    }))
+    })
 }
 
 /// The wasm in a `ZipFile`: the bytes themselves, or the one `.wasm` inside a zip.
@@ -846,20 +850,19 @@ pub fn grant_offline(
         .read(|c| functions::get(c, tenant.id, name))
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("tenant {} has no function {name}", tenant.name))?;
-    let mut grants = if change.replace {
+    let current = if change.replace {
         Grants::default()
     } else {
         grants_of(&f).map_err(|e| e.message)?
     };
     let add = parse_grants(&change.add).map_err(|e| e.message)?;
     let revoke = parse_grants(&change.revoke).map_err(|e| e.message)?.list();
-    let mut kept = Grants::default();
-    for g in grants.list().into_iter().chain(add.list()) {
+    let mut grants = Grants::default();
+    for g in current.list().into_iter().chain(add.list()) {
         if !revoke.contains(&g) {
-            kept.add(g);
+            grants.add(g);
         }
     }
-    grants = kept;
     if change.fuel == Some(Some(0)) {
         return Err("fuel must be positive".into());
     }
@@ -872,11 +875,7 @@ pub fn grant_offline(
     store
         .write(move |c| functions::update_settings(c, &row))
         .map_err(|e| e.to_string())?;
-    Ok(json!({
-        "function": f.name,
-        "abi": f.abi,
-        "grants": grants.list().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "fuel": fuel,
-        "effectiveFuel": fuel.unwrap_or(default_fuel),
-    }))
+    let mut view = grants_view(&f, &grants, default_fuel);
+    view["function"] = json!(f.name);
+    Ok(view)
 }
