@@ -13,6 +13,7 @@ pub mod parse;
 pub mod resource;
 pub mod rng;
 pub mod run;
+pub mod services;
 pub mod sns;
 
 pub use error::Failure;

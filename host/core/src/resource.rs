@@ -64,6 +64,17 @@ impl<'a> Resource<'a> {
             ("states", Some(service), Some(action))
                 if parts[3].is_empty() && parts[4].is_empty() =>
             {
+                // `aws-sdk:SERVICE:ACTION`: the service is `aws-sdk:SERVICE`, as in history.
+                let (service, action) = match (service, action.split_once(':')) {
+                    ("aws-sdk", Some((sdk_service, action))) => {
+                        let end = arn.len() - action.len() - 1;
+                        (
+                            &arn[end - "aws-sdk:".len() - sdk_service.len()..end],
+                            action,
+                        )
+                    }
+                    _ => (service, action),
+                };
                 let (action, pattern) = Pattern::split(action);
                 Resource::Service {
                     service,
@@ -132,5 +143,16 @@ mod tests {
             Resource::Activity { name: "work", .. }
         ));
         assert!(matches!(Resource::parse("nope"), Resource::Unknown(_)));
+        let s = "arn:aws:states:::aws-sdk:dynamodb:query";
+        let r = Resource::parse(s);
+        assert!(matches!(
+            r,
+            Resource::Service {
+                service: "aws-sdk:dynamodb",
+                action: "query",
+                pattern: Pattern::RequestResponse
+            }
+        ));
+        assert_eq!(r.history_names(s), ("aws-sdk:dynamodb", "query"));
     }
 }

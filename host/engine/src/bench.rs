@@ -49,6 +49,7 @@ async fn engine(dir: &Path) -> Result<Engine> {
     Engine::start(
         store,
         Arc::new(Echo),
+        Arc::new(crate::NoServices),
         Arc::new(SystemClock),
         Config::default(),
     )
@@ -222,6 +223,7 @@ pub async fn recovery(dir: &Path, open: usize) -> Result<Recovery> {
     let engine = Engine::start(
         store,
         Arc::new(Echo),
+        Arc::new(crate::NoServices),
         Arc::new(SystemClock),
         Config::default(),
     )

@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod clock;
 mod express;
+pub mod services;
 mod standard;
 pub mod tasks;
 mod topics;
@@ -21,6 +22,7 @@ use sandflow_store::Store;
 use tokio::sync::{Notify, oneshot};
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use services::{NoServices, Services};
 pub use tasks::{Caller, FunctionInvocation, Functions, Origin};
 pub use wasm::{FunctionConfig, WasmError, WasmFunctions};
 
@@ -149,6 +151,7 @@ pub struct Engine {
 struct Inner {
     store: Store,
     functions: Arc<dyn Functions>,
+    services: Arc<dyn Services>,
     clock: Arc<dyn Clock>,
     config: Config,
     machines: Mutex<HashMap<String, Arc<StateMachine>>>,
@@ -182,6 +185,7 @@ impl Engine {
     pub async fn start(
         store: Store,
         functions: Arc<dyn Functions>,
+        services: Arc<dyn Services>,
         clock: Arc<dyn Clock>,
         config: Config,
     ) -> Result<Engine> {
@@ -189,6 +193,7 @@ impl Engine {
             inner: Arc::new(Inner {
                 store,
                 functions,
+                services,
                 clock,
                 config,
                 machines: Mutex::new(HashMap::new()),

@@ -12,8 +12,9 @@ use sandflow_core::lambda::{self, CallContext, FunctionResult, InvokeMeta, Lambd
 use sandflow_core::resource::{Pattern, Resource};
 use sandflow_core::rng::Rng;
 use sandflow_core::run::TaskOutcome;
+use sandflow_core::services::Integration;
 
-use crate::Engine;
+use crate::{Engine, services};
 
 pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
@@ -79,6 +80,9 @@ impl Engine {
             })
         };
         let resource = Resource::parse(&call.resource);
+        if let Some(integration) = Integration::from_resource(&resource) {
+            return self.call_service(caller, call, integration);
+        }
         match resource {
             Resource::Activity { .. } => Completion::Token,
             Resource::Service {
@@ -150,6 +154,47 @@ impl Engine {
                     ),
                 ))),
             },
+        }
+    }
+}
+
+impl Engine {
+    /// An SQS or DynamoDB integration. With `.waitForTaskToken` the call only delivers the
+    /// token; a call that fails fails the task at once.
+    fn call_service(
+        &self,
+        caller: &Caller,
+        call: &TaskCall,
+        integration: Integration,
+    ) -> Completion {
+        let now = self.inner.clock.now();
+        let mut rng = Rng::new(self.seed() ^ call.task);
+        let meta = InvokeMeta::generate(&mut rng, now);
+        let answer = services::call(
+            &self.inner.services,
+            caller,
+            integration.clone(),
+            &call.input,
+            meta,
+        );
+        match integration.pattern {
+            Pattern::RequestResponse => Completion::Now(answer),
+            Pattern::WaitForTaskToken => {
+                let (engine, tenant, token) = (self.clone(), caller.tenant_id, call.token.clone());
+                tokio::spawn(async move {
+                    if let (TaskOutcome::Failed(f), Some(token)) = (answer.await, token) {
+                        // The task may have ended meanwhile (timeout, stop): nothing to fail.
+                        let _ = engine
+                            .send_task_failure(tenant, &token, &f.error, f.cause.as_deref())
+                            .await;
+                    }
+                });
+                Completion::Token
+            }
+            Pattern::Sync => ready(TaskOutcome::Failed(Failure::new(
+                names::RUNTIME,
+                format!("The resource '{}' has no .sync form.", call.resource),
+            ))),
         }
     }
 }

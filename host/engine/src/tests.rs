@@ -91,9 +91,15 @@ impl Fixture {
         store
             .write(|c| sandflow_store::tenants::create(c, "t", "000000000001", 0).map(|_| ()))
             .ok();
-        Engine::start(store, Arc::new(functions), self.clock.clone(), config)
-            .await
-            .unwrap()
+        Engine::start(
+            store,
+            Arc::new(functions),
+            Arc::new(crate::NoServices),
+            self.clock.clone(),
+            config,
+        )
+        .await
+        .unwrap()
     }
 }
 

@@ -431,6 +431,7 @@ mod tests {
         let engine = Engine::start(
             store.clone(),
             Arc::new(fns.clone()),
+            Arc::new(crate::NoServices),
             clock,
             Config::default(),
         )

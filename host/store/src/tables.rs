@@ -341,6 +341,25 @@ pub fn scan(
     Ok(rows)
 }
 
+/// Partition keys starting with `prefix`, in key order, at most `limit` (for tables without a
+/// sort key).
+pub fn keys_with_prefix(
+    c: &Connection,
+    table_id: i64,
+    prefix: &[u8],
+    limit: usize,
+) -> Result<Vec<Vec<u8>>> {
+    let end = prefix_end(prefix);
+    let rows = c
+        .prepare_cached(
+            "SELECT pk FROM kv_items WHERE table_id = ?1 AND pk >= ?2 AND (?3 IS NULL OR pk < ?3)
+             ORDER BY pk LIMIT ?4",
+        )?
+        .query_map(params![table_id, prefix, end, limit as i64], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
 /// The smallest byte string greater than every string starting with `prefix` (None: none).
 pub fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
     let mut end = prefix.to_vec();
@@ -404,6 +423,23 @@ mod tests {
             let (ea, eb) = (encode_number(&format!("{a}")).unwrap(), encode_number(&format!("{b}")).unwrap());
             proptest::prop_assert_eq!(a.partial_cmp(&b).unwrap(), ea.cmp(&eb));
         }
+    }
+
+    #[test]
+    fn keys_with_prefix_stay_inside_the_prefix() {
+        let c = test_conn();
+        let t = table(&c, 1, "t", None);
+        for k in ["a", "ab", "abc", "ac", "b", "a\u{ff}"] {
+            let item = json!({"pk": {"S": k}});
+            let key = t.key_of(item.as_object().unwrap(), false).unwrap();
+            put_item(&c, t.id, &key, &item.to_string()).unwrap();
+        }
+        let keys = |p: &str, n| keys_with_prefix(&c, t.id, p.as_bytes(), n).unwrap();
+        assert_eq!(keys("ab", 10), [b"ab".to_vec(), b"abc".to_vec()]);
+        assert_eq!(keys("a", 2), [b"a".to_vec(), b"ab".to_vec()]);
+        assert_eq!(keys("a", 10).len(), 5);
+        assert_eq!(keys("", 10).len(), 6);
+        assert!(keys("z", 10).is_empty());
     }
 
     #[test]

@@ -43,6 +43,11 @@ pub fn by_name(c: &Connection, name: &str) -> Result<Option<Tenant>> {
         .optional()?)
 }
 
+pub fn by_id(c: &Connection, id: i64) -> Result<Option<Tenant>> {
+    let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = ?1");
+    Ok(c.prepare_cached(&sql)?.query_row([id], tenant).optional()?)
+}
+
 pub fn by_account(c: &Connection, account_id: &str) -> Result<Option<Tenant>> {
     let sql = format!("SELECT {COLUMNS} FROM tenants WHERE account_id = ?1");
     Ok(c.prepare_cached(&sql)?

@@ -71,6 +71,7 @@ fn main() {
         let engine = Engine::start(
             store,
             Arc::new(Mark),
+            Arc::new(sandflow_engine::NoServices),
             Arc::new(SystemClock),
             Config::default(),
         )

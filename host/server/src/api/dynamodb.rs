@@ -10,15 +10,15 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sandflow_engine::Caller;
-use sandflow_store::Connection;
 use sandflow_store::table_expr::{
     self as expr, Action, Cmp, Cond, Item, Operand, Path, Placeholders, Step,
 };
 use sandflow_store::tables::{self, Bound, Key, MAX_ITEM_BYTES, Table};
+use sandflow_store::{Connection, Store};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
 use super::errors::{AMZ_JSON, ApiError};
+use super::{AppState, store_read, store_write};
 
 pub const TARGET_PREFIX: &str = "DynamoDB_20120810.";
 
@@ -80,10 +80,7 @@ pub async fn handle(state: AppState, caller: Caller, action: &str, body: &Bytes)
         }
     };
     let result = match p {
-        Ok(p) => {
-            let ctx = Ctx { state, caller, p };
-            dispatch(&ctx, action).await
-        }
+        Ok(p) => call(state.store(), caller, action, p).await,
         Err(e) => Err(e),
     };
     match result {
@@ -97,8 +94,23 @@ pub async fn handle(state: AppState, caller: Caller, action: &str, body: &Bytes)
     }
 }
 
+/// One DynamoDB call: `action` with the request members `p`, for `caller`.
+pub async fn call(
+    store: &Store,
+    caller: Caller,
+    action: &str,
+    p: Map<String, Value>,
+) -> Res<Value> {
+    let ctx = Ctx {
+        store: store.clone(),
+        caller,
+        p,
+    };
+    dispatch(&ctx, action).await
+}
+
 struct Ctx {
-    state: AppState,
+    store: Store,
     caller: Caller,
     p: Map<String, Value>,
 }
@@ -128,14 +140,18 @@ impl Ctx {
         &self,
         f: impl FnOnce(&Connection) -> sandflow_store::Result<R> + Send + 'static,
     ) -> Res<R> {
-        self.state.read(f).await.map_err(|e| internal(e.message))
+        store_read(&self.store, f)
+            .await
+            .map_err(|e| internal(e.message))
     }
 
     async fn write<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> sandflow_store::Result<R> + Send + 'static,
     ) -> Res<R> {
-        self.state.write(f).await.map_err(|e| internal(e.message))
+        store_write(&self.store, f)
+            .await
+            .map_err(|e| internal(e.message))
     }
 
     async fn table(&self, name: &str) -> Res<Table> {

@@ -3,6 +3,7 @@
 //! by [`auth`]; `GET /health` and `GET /metrics` are open.
 
 pub mod auth;
+pub mod builtin;
 pub mod dynamodb;
 pub mod errors;
 pub mod lambda;
@@ -24,7 +25,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use sandflow_engine::{Caller, Engine, SystemClock, WasmFunctions};
-use sandflow_runtime::services::{KvStore, MemoryKv, MemoryQueues};
+use sandflow_runtime::services::KvStore;
 use sandflow_runtime::{Runtime, RuntimeConfig};
 use sandflow_store::{Connection, Store};
 use tokio::sync::oneshot;
@@ -45,7 +46,7 @@ pub struct AppState {
 struct Shared {
     engine: Engine,
     functions: WasmFunctions,
-    /// The guests' KV tables.
+    /// The guests' KV tables (the built-in DynamoDB tables).
     kv: Arc<dyn KvStore>,
     store: Store,
     sealer: Sealer,
@@ -83,20 +84,23 @@ impl AppState {
         if opts.dev {
             tenancy::ensure_dev(&store, &sealer)?;
         }
-        // In memory until the built-in tables and queues back them (issue 9).
-        let kv: Arc<dyn KvStore> = Arc::new(MemoryKv::default());
+        let builtin = Arc::new(builtin::BuiltinServices {
+            store: store.clone(),
+        });
+        let kv: Arc<dyn KvStore> = builtin.clone();
         let runtime = Runtime::new(
             RuntimeConfig {
                 artifact_dir: Some(dir.join("artifacts")),
                 ..RuntimeConfig::default()
             },
             kv.clone(),
-            Arc::new(MemoryQueues::default()),
+            builtin.clone(),
         )?;
         let functions = WasmFunctions::new(runtime, store.clone(), Arc::new(SystemClock));
         let engine = Engine::start(
             store.clone(),
             Arc::new(functions.clone()),
+            builtin,
             Arc::new(SystemClock),
             sandflow_engine::Config::default(),
         )
@@ -167,11 +171,7 @@ impl AppState {
         &self,
         f: impl FnOnce(&Connection) -> sandflow_store::Result<R> + Send + 'static,
     ) -> ApiResult<R> {
-        let store = self.inner.store.clone();
-        tokio::task::spawn_blocking(move || store.read(f))
-            .await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::from)
+        store_read(&self.inner.store, f).await
     }
 
     /// Runs a write in the store's next group commit; answers once it committed.
@@ -179,14 +179,34 @@ impl AppState {
         &self,
         f: impl FnOnce(&Connection) -> sandflow_store::Result<R> + Send + 'static,
     ) -> ApiResult<R> {
-        let (tx, rx) = oneshot::channel();
-        self.inner.store.write_with(f, move |r| {
-            let _ = tx.send(r);
-        });
-        rx.await
-            .map_err(ApiError::internal)?
-            .map_err(ApiError::from)
+        store_write(&self.inner.store, f).await
     }
+}
+
+/// Runs a read on a blocking thread.
+pub async fn store_read<R: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&Connection) -> sandflow_store::Result<R> + Send + 'static,
+) -> ApiResult<R> {
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || store.read(f))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
+/// Runs a write in the store's next group commit; answers once it committed.
+pub async fn store_write<R: Send + 'static>(
+    store: &Store,
+    f: impl FnOnce(&Connection) -> sandflow_store::Result<R> + Send + 'static,
+) -> ApiResult<R> {
+    let (tx, rx) = oneshot::channel();
+    store.write_with(f, move |r| {
+        let _ = tx.send(r);
+    });
+    rx.await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
 }
 
 /// The server's routes.

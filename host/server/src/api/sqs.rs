@@ -17,8 +17,10 @@ use sandflow_engine::Caller;
 use sandflow_store::queues::{self, NewMessage, Queue, Received, Visibility};
 use serde_json::{Map, Value, json};
 
-use super::AppState;
+use sandflow_store::Store;
+
 use super::errors::AMZ_JSON;
+use super::{AppState, store_read, store_write};
 
 pub const TARGET_PREFIX: &str = "AmazonSQS.";
 
@@ -44,7 +46,7 @@ fn fail<T>(kind: &'static str, message: impl Into<String>) -> Res<T> {
 }
 
 /// The `x-amzn-query-error` code of each error (SQS's query-protocol names).
-fn query_code(kind: &str) -> &str {
+pub fn query_code(kind: &str) -> &str {
     match kind {
         "QueueDoesNotExist" => "AWS.SimpleQueueService.NonExistentQueue",
         "QueueNameExists" => "QueueAlreadyExists",
@@ -209,10 +211,7 @@ pub async fn handle(
         .unwrap_or("localhost")
         .to_string();
     let result = match parse_body(body) {
-        Ok(p) => {
-            let req = Req { caller, host, p };
-            dispatch(&state, &req, action).await
-        }
+        Ok(p) => call(state.store(), caller, host, action, p).await,
         Err(e) => Err(e),
     };
     match result {
@@ -240,7 +239,19 @@ fn parse_body(body: &[u8]) -> Res<Map<String, Value>> {
     }
 }
 
-async fn dispatch(state: &AppState, r: &Req, action: &str) -> Res<Value> {
+/// One SQS call: `action` with the request members `p`, for `caller`, who addressed `host`
+/// (queue URLs name it).
+pub async fn call(
+    store: &Store,
+    caller: Caller,
+    host: String,
+    action: &str,
+    p: Map<String, Value>,
+) -> Res<Value> {
+    dispatch(store, &Req { caller, host, p }, action).await
+}
+
+async fn dispatch(state: &Store, r: &Req, action: &str) -> Res<Value> {
     match action {
         "CreateQueue" => create_queue(state, r).await,
         "GetQueueUrl" => get_queue_url(state, r).await,
@@ -263,20 +274,20 @@ async fn dispatch(state: &AppState, r: &Req, action: &str) -> Res<Value> {
 }
 
 async fn read<T: Send + 'static>(
-    state: &AppState,
+    state: &Store,
     f: impl FnOnce(&sandflow_store::Connection) -> sandflow_store::Result<T> + Send + 'static,
 ) -> Res<T> {
-    state.read(f).await.map_err(|e| internal(e.message))
+    store_read(state, f).await.map_err(|e| internal(e.message))
 }
 
 async fn write<T: Send + 'static>(
-    state: &AppState,
+    state: &Store,
     f: impl FnOnce(&sandflow_store::Connection) -> sandflow_store::Result<T> + Send + 'static,
 ) -> Res<T> {
-    state.write(f).await.map_err(|e| internal(e.message))
+    store_write(state, f).await.map_err(|e| internal(e.message))
 }
 
-async fn find(state: &AppState, r: &Req) -> Res<Queue> {
+async fn find(state: &Store, r: &Req) -> Res<Queue> {
     let name = r.queue_name()?;
     let tenant = r.caller.tenant_id;
     match read(state, move |c| queues::get(c, tenant, &name)).await? {
@@ -343,7 +354,7 @@ fn invalid_value<T>(name: &str) -> Res<T> {
 
 /// Validates settable attributes; returns them normalized. `fifo`: the queue's kind.
 async fn validate_attributes(
-    state: &AppState,
+    state: &Store,
     r: &Req,
     attrs: &BTreeMap<String, String>,
     fifo: bool,
@@ -441,7 +452,7 @@ async fn validate_attributes(
     Ok(out)
 }
 
-async fn create_queue(state: &AppState, r: &Req) -> Res<Value> {
+async fn create_queue(state: &Store, r: &Req) -> Res<Value> {
     let name = r.req_str("QueueName")?;
     let attrs = r.string_map("Attributes")?;
     let fifo = attrs.get("FifoQueue").is_some_and(|v| v == "true");
@@ -467,7 +478,7 @@ async fn create_queue(state: &AppState, r: &Req) -> Res<Value> {
     Ok(json!({ "QueueUrl": r.url(&name) }))
 }
 
-async fn get_queue_url(state: &AppState, r: &Req) -> Res<Value> {
+async fn get_queue_url(state: &Store, r: &Req) -> Res<Value> {
     let name = r.req_str("QueueName")?;
     if let Some(owner) = r.str("QueueOwnerAWSAccountId")?
         && owner != r.caller.account
@@ -482,7 +493,7 @@ async fn get_queue_url(state: &AppState, r: &Req) -> Res<Value> {
     }
 }
 
-async fn list_queues(state: &AppState, r: &Req) -> Res<Value> {
+async fn list_queues(state: &Store, r: &Req) -> Res<Value> {
     let prefix = r.str("QueueNamePrefix")?.unwrap_or_default();
     let max = r.int("MaxResults")?;
     if let Some(m) = max
@@ -526,7 +537,7 @@ async fn list_queues(state: &AppState, r: &Req) -> Res<Value> {
     Ok(Value::Object(out))
 }
 
-async fn delete_queue(state: &AppState, r: &Req) -> Res<Value> {
+async fn delete_queue(state: &Store, r: &Req) -> Res<Value> {
     let name = r.queue_name()?;
     let tenant = r.caller.tenant_id;
     if write(state, move |c| queues::delete(c, tenant, &name)).await? {
@@ -545,7 +556,7 @@ const READ_ONLY_ATTRS: &[&str] = &[
     "QueueArn",
 ];
 
-async fn get_attributes(state: &AppState, r: &Req) -> Res<Value> {
+async fn get_attributes(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let names = r.strings("AttributeNames")?;
     let all = names.iter().any(|n| n == "All");
@@ -607,7 +618,7 @@ async fn get_attributes(state: &AppState, r: &Req) -> Res<Value> {
     Ok(json!({ "Attributes": chosen }))
 }
 
-async fn set_attributes(state: &AppState, r: &Req) -> Res<Value> {
+async fn set_attributes(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let attrs = r.string_map("Attributes")?;
     let attrs = validate_attributes(state, r, &attrs, q.is_fifo(), false).await?;
@@ -901,7 +912,7 @@ fn sent_json(q: &Queue, m: &NewMessage, sent: &queues::Sent) -> Map<String, Valu
     out
 }
 
-async fn send_message(state: &AppState, r: &Req) -> Res<Value> {
+async fn send_message(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let (m, _) = build_message(&q, &r.p)?;
     let (q2, m2) = (q.clone(), m.clone());
@@ -966,7 +977,7 @@ fn failed_entry(id: &str, e: &SqsError) -> Value {
     json!({"Id": id, "SenderFault": true, "Code": query_code(e.kind), "Message": e.message})
 }
 
-async fn send_batch(state: &AppState, r: &Req) -> Res<Value> {
+async fn send_batch(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let entries = batch_entries(r)?;
     let mut ok = Vec::new();
@@ -1100,7 +1111,7 @@ fn valid_receipt(s: &str) -> bool {
         .is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
-async fn receive(state: &AppState, r: &Req) -> Res<Value> {
+async fn receive(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let max = r.int("MaxNumberOfMessages")?.unwrap_or(1);
     if !(1..=10).contains(&max) {
@@ -1182,7 +1193,7 @@ fn invalid_receipt<T>(h: &str) -> Res<T> {
     )
 }
 
-async fn delete_message(state: &AppState, r: &Req) -> Res<Value> {
+async fn delete_message(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let handle = r.req_str("ReceiptHandle")?;
     if !valid_receipt(&handle) {
@@ -1193,7 +1204,7 @@ async fn delete_message(state: &AppState, r: &Req) -> Res<Value> {
     Ok(json!({}))
 }
 
-async fn delete_batch(state: &AppState, r: &Req) -> Res<Value> {
+async fn delete_batch(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let entries = batch_entries(r)?;
     let mut handles = Vec::new();
@@ -1225,7 +1236,7 @@ async fn delete_batch(state: &AppState, r: &Req) -> Res<Value> {
     Ok(json!({"Successful": ok, "Failed": failed}))
 }
 
-async fn change_visibility(state: &AppState, r: &Req) -> Res<Value> {
+async fn change_visibility(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let handle = r.req_str("ReceiptHandle")?;
     let timeout = r.int("VisibilityTimeout")?.ok_or_else(|| SqsError {
@@ -1264,7 +1275,7 @@ async fn change_visibility(state: &AppState, r: &Req) -> Res<Value> {
     }
 }
 
-async fn purge(state: &AppState, r: &Req) -> Res<Value> {
+async fn purge(state: &Store, r: &Req) -> Res<Value> {
     let q = find(state, r).await?;
     let id = q.id;
     write(state, move |c| queues::purge(c, id)).await?;

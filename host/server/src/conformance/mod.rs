@@ -8,6 +8,7 @@
 
 mod case;
 mod compare;
+mod services;
 mod skip;
 mod stubs;
 
@@ -21,8 +22,10 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sandflow_core::lambda::python_json;
 use sandflow_core::parse::{invalid_definition_message, parse_definition};
+use sandflow_core::resource::Resource;
 use sandflow_core::rng::Rng;
 use sandflow_core::run::{RunOptions, RunResult, run};
+use sandflow_core::services::Integration;
 use serde_json::Value;
 
 use crate::aws_json;
@@ -253,15 +256,28 @@ fn check_execution(case: &Case) -> Vec<String> {
         record_history: true,
         ..RunOptions::default()
     };
+    let mut input = case.input.clone();
+    let calls_services = skip::resources(&case.definition)
+        .iter()
+        .any(|r| Integration::from_resource(&Resource::parse(r)).is_some());
+    let services = if calls_services {
+        match services::Fixture::new(&mut input, ACCOUNT, REGION) {
+            Ok(f) => Some(f),
+            Err(e) => return vec![format!("could not set up the built-in services: {e}")],
+        }
+    } else {
+        None
+    };
     let mut stubs = StubHandler {
         stubs: &case.stubs,
+        services: services.as_ref(),
         region: REGION,
         account: ACCOUNT,
         max_payload_bytes: opts.max_payload_bytes,
         now: opts.start_time,
         rng: names,
     };
-    let result = run(&machine, case.input.clone(), &opts, &mut stubs);
+    let result = run(&machine, input, &opts, &mut stubs);
     let mut diffs = compare_result(case, &result);
     if !diffs.is_empty() {
         // Last, so only --verbose shows it.

@@ -5,6 +5,7 @@
 //! need the parser, so most runtime features do not skip them.
 
 use sandflow_core::resource::{Pattern, Resource};
+use sandflow_core::services::Integration;
 use serde_json::Value;
 
 use super::case::{Case, any_node};
@@ -81,25 +82,26 @@ fn activity(case: &Case) -> Option<String> {
     tagged(case, "activity").or(in_content.then(|| "activity".into()))
 }
 
-/// Service integrations other than Lambda (`sqs`, `sns`, `dynamodb`, `aws_sdk`,
-/// `states:startExecution` ...): the harness has no mock services.
+/// Service integrations the harness does not run: SNS (topics have no API yet, so a case
+/// cannot say which exist) and anything but Lambda and the built-in SQS and DynamoDB.
 fn other_integration(case: &Case) -> Option<String> {
-    for tag in ["sqs", "sns", "dynamodb", "aws_sdk"] {
-        if let Some(t) = tagged(case, tag) {
-            return Some(t);
-        }
-    }
-    resources(&case.definition)
-        .iter()
-        .find_map(|r| match Resource::parse(r) {
-            Resource::Service { service, .. } if service.starts_with("aws-sdk") => {
-                Some("aws_sdk".into())
-            }
-            Resource::Service {
-                service, action, ..
-            } if service != "lambda" => Some(format!("{service}:{action}")),
-            _ => None,
-        })
+    tagged(case, "sns").or_else(|| {
+        resources(&case.definition)
+            .iter()
+            .find_map(|r| match Resource::parse(r) {
+                Resource::Service {
+                    service: "lambda", ..
+                } => None,
+                r @ Resource::Service { .. } if Integration::from_resource(&r).is_some() => None,
+                Resource::Service { service, .. } if service.starts_with("aws-sdk") => {
+                    Some("aws_sdk".into())
+                }
+                Resource::Service {
+                    service, action, ..
+                } => Some(format!("{service}:{action}")),
+                _ => None,
+            })
+    })
 }
 
 /// Cases whose answer only the HTTP API gives: API errors other than definition validation
@@ -114,7 +116,7 @@ fn http_api(case: &Case) -> Option<String> {
 }
 
 /// Every Task `Resource` string in the definition, at any depth.
-fn resources(def: &Value) -> Vec<String> {
+pub fn resources(def: &Value) -> Vec<String> {
     let mut out = Vec::new();
     any_node(def, &mut |key, v| {
         if let (Some("Resource"), Some(s)) = (key, v.as_str()) {
@@ -185,8 +187,18 @@ mod tests {
 
     #[test]
     fn integrations_callbacks_and_activities() {
-        let c = case(&[], task("arn:aws:states:::sqs:sendMessage"), ok(), None);
-        assert_eq!(skip_reason(&c).as_deref(), Some("sqs:sendMessage"));
+        // The built-in SQS and DynamoDB run; SNS cases wait for topics.
+        for runs in [
+            "arn:aws:states:::sqs:sendMessage",
+            "arn:aws:states:::dynamodb:putItem",
+            "arn:aws:states:::aws-sdk:dynamodb:query",
+        ] {
+            assert_eq!(skip_reason(&case(&["sqs"], task(runs), ok(), None)), None);
+        }
+        let c = case(&["sns"], task("arn:aws:states:::sns:publish"), ok(), None);
+        assert_eq!(skip_reason(&c).as_deref(), Some("sns"));
+        let c = case(&[], task("arn:aws:states:::ecs:runTask"), ok(), None);
+        assert_eq!(skip_reason(&c).as_deref(), Some("ecs:runTask"));
         let c = case(
             &[],
             task("arn:aws:states:::aws-sdk:s3:listBuckets"),

@@ -10,9 +10,13 @@ use sandflow_core::error::names;
 use sandflow_core::lambda::{
     self, CallContext, FunctionResult, InvokeMeta, LambdaCall, parse_response_body, python_json,
 };
+use sandflow_core::resource::Resource;
 use sandflow_core::rng::Rng;
 use sandflow_core::run::{TaskHandler, TaskOutcome, TaskRequest};
+use sandflow_core::services::Integration;
 use serde_json::Value;
+
+use super::services::Fixture;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Stub {
@@ -100,6 +104,8 @@ impl Stub {
 #[derive(Debug)]
 pub struct StubHandler<'a> {
     pub stubs: &'a HashMap<String, Stub>,
+    /// The built-in services, for cases that call SQS or DynamoDB.
+    pub services: Option<&'a Fixture>,
     pub region: &'a str,
     pub account: &'a str,
     pub max_payload_bytes: usize,
@@ -109,6 +115,13 @@ pub struct StubHandler<'a> {
 
 impl TaskHandler for StubHandler<'_> {
     fn invoke(&mut self, req: &TaskRequest<'_>) -> TaskOutcome {
+        if let (Some(fixture), Some(integration)) = (
+            self.services,
+            Integration::from_resource(&Resource::parse(req.resource)),
+        ) {
+            let meta = InvokeMeta::generate(&mut self.rng, self.now);
+            return fixture.call(integration, req.input, meta);
+        }
         let call = match LambdaCall::from_task(req.resource, req.input) {
             Some(Ok(call)) => call,
             Some(Err(failure)) => return TaskOutcome::Failed(failure),
@@ -152,6 +165,7 @@ mod tests {
         let stubs = HashMap::from([("f".to_string(), stub)]);
         let mut h = StubHandler {
             stubs: &stubs,
+            services: None,
             region: "us-east-1",
             account: "111111111111",
             max_payload_bytes: 262_144,

@@ -15,6 +15,7 @@ use tower::ServiceExt;
 use super::{AppState, Options, router};
 use crate::tenancy;
 
+mod integrations;
 mod lambda;
 
 const DEF: &str =

@@ -1,0 +1,230 @@
+//! Task states on the built-in SQS and DynamoDB: what a workflow writes, the APIs read, and
+//! the reverse; failures carry the names Step Functions gives them.
+
+use super::*;
+
+async fn service(e: &Env, service: &str, target: &str, body: Value) -> Value {
+    let (st, v) = send(
+        &e.app,
+        signed_target(&as_service(service), target, body.to_string().as_bytes()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{target}: {v}");
+    v
+}
+
+async fn run_to_end(app: &Router, arn: &str, input: Value) -> Value {
+    let started = call(
+        app,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "input": input.to_string()}),
+    )
+    .await;
+    let exec = started["executionArn"].as_str().unwrap();
+    for _ in 0..250 {
+        let d = call(app, "DescribeExecution", json!({"executionArn": exec})).await;
+        if d["status"] != "RUNNING" {
+            return d;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{exec} still running");
+}
+
+fn output(d: &Value) -> Value {
+    serde_json::from_str(d["output"].as_str().expect("an output")).unwrap()
+}
+
+const QUEUE: &str = "http://localhost:8080/000000000000/orders";
+
+#[tokio::test]
+async fn a_workflow_writes_tables_and_queues_the_apis_read() {
+    let e = env().await;
+    service(
+        &e,
+        "dynamodb",
+        "DynamoDB_20120810.CreateTable",
+        json!({"TableName": "orders",
+               "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+               "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}],
+               "BillingMode": "PAY_PER_REQUEST"}),
+    )
+    .await;
+    service(
+        &e,
+        "sqs",
+        "AmazonSQS.CreateQueue",
+        json!({"QueueName": "orders"}),
+    )
+    .await;
+    let def = json!({"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": "orders",
+                               "Item": {"id": {"S.$": "$.id"}, "state": {"S": "new"}},
+                               "ConditionExpression": "attribute_not_exists(id)"},
+                "ResultPath": "$.put", "Next": "Update"},
+        "Update": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+                   "Parameters": {"TableName": "orders", "Key": {"id": {"S.$": "$.id"}},
+                                  "UpdateExpression": "SET #s = :s",
+                                  "ExpressionAttributeNames": {"#s": "state"},
+                                  "ExpressionAttributeValues": {":s": {"S": "paid"}},
+                                  "ReturnValues": "ALL_NEW"},
+                   "ResultSelector": {"state.$": "$.Attributes.state.S"},
+                   "ResultPath": "$.update", "Next": "Query"},
+        "Query": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:query",
+                  "Parameters": {"TableName": "orders", "KeyConditionExpression": "id = :id",
+                                 "ExpressionAttributeValues": {":id": {"S.$": "$.id"}}},
+                  "ResultSelector": {"count.$": "$.Count"},
+                  "ResultPath": "$.query", "Next": "Send"},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": QUEUE, "MessageBody": {"order.$": "$.id"}},
+                 "ResultSelector": {"md5.$": "$.MD5OfMessageBody", "id.$": "$.MessageId"},
+                 "ResultPath": "$.sent", "End": true}}});
+    let arn = create(&e.app, "orders", &def.to_string(), "STANDARD").await;
+    let d = run_to_end(&e.app, &arn, json!({"id": "o-1"})).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out = output(&d);
+    assert_eq!(out["update"]["state"], "paid");
+    assert_eq!(out["query"]["count"], 1);
+    let meta = &out["put"]["SdkHttpMetadata"];
+    assert_eq!(meta["HttpStatusCode"], 200);
+    assert_eq!(meta["HttpHeaders"]["Content-Length"], "2");
+
+    // The API sees the item and the message, with the JSON body sent as text.
+    let got = service(
+        &e,
+        "dynamodb",
+        "DynamoDB_20120810.GetItem",
+        json!({"TableName": "orders", "Key": {"id": {"S": "o-1"}}}),
+    )
+    .await;
+    assert_eq!(got["Item"]["state"], json!({"S": "paid"}));
+    let received = service(
+        &e,
+        "sqs",
+        "AmazonSQS.ReceiveMessage",
+        json!({"QueueUrl": QUEUE}),
+    )
+    .await;
+    let m = &received["Messages"][0];
+    assert_eq!(m["Body"], r#"{"order":"o-1"}"#);
+    assert_eq!(m["MessageId"], out["sent"]["id"]);
+    assert_eq!(m["MD5OfBody"], out["sent"]["md5"]);
+
+    // The same order again: the condition fails with DynamoDB's name, so Catch can route it.
+    let d = run_to_end(&e.app, &arn, json!({"id": "o-1"})).await;
+    assert_eq!(d["status"], "FAILED");
+    assert_eq!(d["error"], "DynamoDB.ConditionalCheckFailedException");
+    let cause = d["cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with("The conditional request failed (Service: AmazonDynamoDBv2; Status Code: 400; Error Code: ConditionalCheckFailedException; Request ID: "),
+        "{cause}"
+    );
+}
+
+#[tokio::test]
+async fn send_message_waits_for_the_token_it_carries() {
+    let e = env().await;
+    service(
+        &e,
+        "sqs",
+        "AmazonSQS.CreateQueue",
+        json!({"QueueName": "orders"}),
+    )
+    .await;
+    let def = |queue: &str| {
+        json!({"StartAt": "Ask", "States": {
+            "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": queue,
+                                   "MessageBody": {"token.$": "$$.Task.Token", "order.$": "$.id"}},
+                    "End": true}}})
+        .to_string()
+    };
+    let arn = create(&e.app, "ask", &def(QUEUE), "STANDARD").await;
+    let started = call(
+        &e.app,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "input": r#"{"id":"o-2"}"#}),
+    )
+    .await;
+    // A worker reads the message, does the work, and answers with the token.
+    let mut body = Value::Null;
+    for _ in 0..100 {
+        let got = service(
+            &e,
+            "sqs",
+            "AmazonSQS.ReceiveMessage",
+            json!({"QueueUrl": QUEUE, "WaitTimeSeconds": 1}),
+        )
+        .await;
+        if let Some(m) = got["Messages"].get(0) {
+            body = serde_json::from_str(m["Body"].as_str().unwrap()).unwrap();
+            break;
+        }
+    }
+    assert_eq!(body["order"], "o-2", "{body}");
+    call(
+        &e.app,
+        "SendTaskSuccess",
+        json!({"taskToken": body["token"], "output": r#"{"shipped":true}"#}),
+    )
+    .await;
+    let exec = started["executionArn"].as_str().unwrap();
+    let mut d = Value::Null;
+    for _ in 0..250 {
+        d = call(&e.app, "DescribeExecution", json!({"executionArn": exec})).await;
+        if d["status"] != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    assert_eq!(output(&d), json!({"shipped": true}));
+
+    // A queue that does not exist fails the task at once instead of waiting forever.
+    let missing = create(
+        &e.app,
+        "ask-missing",
+        &def("http://localhost:8080/000000000000/missing"),
+        "STANDARD",
+    )
+    .await;
+    let d = run_to_end(&e.app, &missing, json!({"id": "o-3"})).await;
+    assert_eq!(d["status"], "FAILED", "{d}");
+    assert_eq!(d["error"], "SQS.QueueDoesNotExistException");
+    assert!(
+        d["cause"]
+            .as_str()
+            .unwrap()
+            .contains("Error Code: AWS.SimpleQueueService.NonExistentQueue;"),
+        "{d}"
+    );
+}
+
+#[tokio::test]
+async fn another_tenants_queue_is_not_reachable_from_a_workflow() {
+    let e = env().await;
+    let creds = tenancy::create(e.state.store(), e.state.sealer(), "acme").unwrap();
+    let acme_account = creds["accountId"].as_str().unwrap().to_string();
+    let acme = Signer {
+        key: creds["accessKeyId"].as_str().unwrap().into(),
+        secret: creds["secretAccessKey"].as_str().unwrap().into(),
+        service: "sqs".into(),
+        ..dev()
+    };
+    let (st, _) = send(
+        &e.app,
+        signed_target(&acme, "AmazonSQS.CreateQueue", br#"{"QueueName":"orders"}"#),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let def = json!({"StartAt": "Send", "States": {
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sqs:sendMessage",
+                 "Parameters": {"QueueUrl": format!("http://localhost:8080/{acme_account}/orders"),
+                                "MessageBody": "hi"},
+                 "End": true}}});
+    let arn = create(&e.app, "cross", &def.to_string(), "STANDARD").await;
+    let d = run_to_end(&e.app, &arn, json!({})).await;
+    assert_eq!(d["status"], "FAILED", "{d}");
+    assert_eq!(d["error"], "Sqs.QueueDoesNotExistException");
+}
