@@ -215,10 +215,30 @@ def test_demo_runs_every_path_and_takes_decisions(demo):
     out_of_stock = sfn.describe_execution(executionArn=runs["out-of-stock"])
     assert out_of_stock["error"] == "OutOfStock", out_of_stock
 
+    # One store: what the workflow and the guests wrote, boto3 reads.
+    ddb = client(demo, service="dynamodb")
+    order = ddb.get_item(TableName="orders", Key={"orderId": {"S": "ORD-1001"}})["Item"]
+    assert (order["status"], order["amount"]) == ({"S": "PAID"}, {"N": "64.5"}), order
+    asked = ddb.get_item(TableName="approvals", Key={"key": {"S": "ORD-1002"}})["Item"]
+    assert json.loads(asked["value"]["S"])["orderId"] == "ORD-1002", asked
+    stock = ddb.get_item(TableName="inventory", Key={"key": {"S": "BOOK-123"}})["Item"]
+    assert stock["value"] == {"S": "10"}, stock
+    sqs = client(demo, service="sqs")
+    shipments = sqs.get_queue_url(QueueName="shipments")["QueueUrl"]
+
+    def drain():
+        got = sqs.receive_message(QueueUrl=shipments, MaxNumberOfMessages=10, WaitTimeSeconds=2)
+        for m in got.get("Messages", []):
+            sqs.delete_message(QueueUrl=shipments, ReceiptHandle=m["ReceiptHandle"])
+        return [json.loads(m["Body"])["orderId"] for m in got.get("Messages", [])]
+
+    assert drain() == ["ORD-1001"]
+
     sfn.send_task_success(taskToken=token, output=json.dumps({"approved": True, "by": "pytest"}))
     d = wait_done(sfn, runs["needs-approval"])
     assert d["status"] == "SUCCEEDED", d
     assert json.loads(d["output"])["approval"] == {"approved": True, "by": "pytest"}
+    assert drain() == ["ORD-1002"], "the approved order is queued for shipping"
     with pytest.raises(ClientError) as e:
         sfn.send_task_success(taskToken=token, output="{}")
     assert e.value.response["Error"]["Code"] in ("TaskTimedOut", "InvalidToken", "TaskDoesNotExist")

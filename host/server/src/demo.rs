@@ -1,8 +1,8 @@
 //! `sandflow demo`: the seed's order-fulfillment workflow, running. Builds the Rust guest tasks
 //! (adding the wasm32-wasip2 target with rustup if it is missing), starts a `--dev` server on
 //! a local data directory, uploads the tasks as functions with the grants they need, stocks
-//! the inventory, creates the state machine, starts one order per path (in stock, needs
-//! approval, out of stock) and prints the aws-cli commands to look and to approve. A mock
+//! the inventory, creates the orders table, the shipments queue and the state machine, starts
+//! one order per path (in stock, needs approval, out of stock) and prints the aws-cli commands to look and to approve. A mock
 //! payment service answers on the same server under `/demo/payments/`.
 
 use std::net::SocketAddr;
@@ -21,7 +21,7 @@ use crate::api::errors::ApiResult;
 use crate::api::lambda::{self, Settings};
 use crate::api::params::Params;
 use crate::api::sfn::{self, Ctx};
-use crate::api::{self, AppState, Options};
+use crate::api::{self, AppState, Options, dynamodb, sqs};
 use crate::tenancy;
 
 const MACHINE: &str = "order-fulfillment";
@@ -33,7 +33,6 @@ const TASKS: &[(&str, &[&str])] = &[
         "process-payment",
         &["kv:config", "http:POST:PAYMENTS", "log"],
     ),
-    ("update-order-record", &["kv:orders"]),
     ("request-approval", &["kv:approvals", "log"]),
     ("notify", &["queue:order-notifications"]),
 ];
@@ -219,6 +218,28 @@ async fn seed(state: &AppState, addr: SocketAddr, wasm_dir: &Path) -> Result<Str
     .await
     .map_err(|e| e.to_string())?;
 
+    // The workflow's own table and queue, as a user would create them with boto3.
+    let table = json!({
+        "TableName": "orders",
+        "KeySchema": [{"AttributeName": "orderId", "KeyType": "HASH"}],
+        "AttributeDefinitions": [{"AttributeName": "orderId", "AttributeType": "S"}],
+        "BillingMode": "PAY_PER_REQUEST",
+    });
+    match dynamodb::call(state.store(), caller.clone(), "CreateTable", object(table)).await {
+        Ok(_) => {}
+        Err(e) if e.kind.ends_with("ResourceInUseException") => {}
+        Err(e) => return Err(format!("creating the orders table: {}", e.message)),
+    }
+    sqs::call(
+        state.store(),
+        caller.clone(),
+        addr.to_string(),
+        "CreateQueue",
+        object(json!({"QueueName": "shipments"})),
+    )
+    .await
+    .map_err(|e| format!("creating the shipments queue: {}", e.message))?;
+
     let ctx = Ctx {
         state: state.clone(),
         caller: caller.clone(),
@@ -289,7 +310,9 @@ async fn seed(state: &AppState, addr: SocketAddr, wasm_dir: &Path) -> Result<Str
          export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1\n  \
          aws --endpoint-url {endpoint} stepfunctions list-executions --state-machine-arn {machine}\n  \
          aws --endpoint-url {endpoint} stepfunctions get-execution-history --execution-arn {approval}\n  \
-         aws --endpoint-url {endpoint} lambda list-functions\n\n\
+         aws --endpoint-url {endpoint} lambda list-functions\n  \
+         aws --endpoint-url {endpoint} dynamodb scan --table-name orders\n  \
+         aws --endpoint-url {endpoint} sqs receive-message --queue-url {endpoint}/{account}/shipments\n\n\
          Approve the large order (or reject it with send-task-failure --error Rejected):\n  \
          aws --endpoint-url {endpoint} stepfunctions send-task-success --task-output '{{\"approved\": true}}' \\\n      --task-token {token}\n\n\
          Ctrl-C stops the server; run `sandflow demo` again to continue on the same data.",
@@ -301,9 +324,12 @@ async fn seed(state: &AppState, addr: SocketAddr, wasm_dir: &Path) -> Result<Str
     ))
 }
 
+fn object(v: Value) -> serde_json::Map<String, Value> {
+    v.as_object().cloned().unwrap_or_default()
+}
+
 async fn action(ctx: &Ctx, name: &str, params: Value) -> Result<Value, String> {
-    let map = params.as_object().cloned().unwrap_or_default();
-    let r: ApiResult<Value> = sfn::dispatch(ctx, name, Params::from_map(map)).await;
+    let r: ApiResult<Value> = sfn::dispatch(ctx, name, Params::from_map(object(params))).await;
     r.map_err(|e| format!("{name}: {}: {}", e.kind, e.message))
 }
 
