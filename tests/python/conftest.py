@@ -30,13 +30,14 @@ def free_port():
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, *extra):
+        """`extra`: more `sandflow serve` flags."""
         self.data = tempfile.mkdtemp(prefix="sandflow-py-")
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(os.path.join(self.data, "server.log"), "w")
         self.proc = subprocess.Popen(
-            [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", self.data, "--dev"],
+            [BIN, "serve", "--listen", f"127.0.0.1:{self.port}", "--data", self.data, "--dev", *extra],
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )

@@ -9,7 +9,7 @@ mod express;
 pub mod services;
 mod standard;
 pub mod tasks;
-mod topics;
+pub mod topics;
 pub mod wasm;
 
 use std::collections::HashMap;

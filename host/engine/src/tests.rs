@@ -551,7 +551,7 @@ async fn usage_is_metered_for_standard_and_express() {
 }
 
 #[tokio::test]
-async fn sns_publish_stores_the_message_in_the_tenants_outbox() {
+async fn sns_publish_stores_the_message_for_an_existing_topic_of_the_tenant() {
     let f = Fixture::new();
     let engine = f.engine(echo()).await;
     let publish = |topic: &str| {
@@ -559,6 +559,24 @@ async fn sns_publish_stores_the_message_in_the_tenants_outbox() {
             "Parameters": {"TopicArn": topic, "Message.$": "$.m", "Subject": "s"}, "End": true}}})
     };
     let mine = "arn:aws:sns:us-east-1:000000000001:orders";
+    // A topic of the caller's account that was never created does not exist.
+    let missing = engine
+        .start_execution(request(
+            publish(mine),
+            "missing",
+            json!({"m": "x"}),
+            MachineType::Standard,
+        ))
+        .await
+        .unwrap();
+    let done = finish(&engine, &missing.execution_arn).await.unwrap();
+    assert_eq!(done.error.as_deref(), Some("SNS.NotFoundException"));
+    engine
+        .store()
+        .write(|c| {
+            sandflow_store::topics::create_topic(c, tenant(), "orders", &Default::default(), 0)
+        })
+        .unwrap();
     let ok = engine
         .start_execution(request(
             publish(mine),

@@ -91,6 +91,14 @@ pub struct ServeArgs {
     /// Ensure a development tenant: account 000000000000, access key `test`, secret `test`.
     #[arg(long)]
     pub dev: bool,
+    /// An origin (`http://host:port`) SNS http/https subscriptions may deliver to; repeatable.
+    /// None given: Subscribe refuses http/https endpoints.
+    #[arg(long = "sns-http-allow", value_name = "ORIGIN")]
+    pub sns_http_allow: Vec<String>,
+    /// SMTP relay (`HOST:PORT`, no TLS or auth) for SNS email subscriptions. None given: mail
+    /// stays in the outbox (`GET /sandflow/outbox`).
+    #[arg(long = "smtp-relay", value_name = "HOST:PORT")]
+    pub smtp_relay: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -264,7 +272,13 @@ pub fn main() -> ExitCode {
         Command::Conformance(args) => conformance(&args),
         Command::Task(args) => crate::task_cli::main(args),
         Command::Bench(args) => bench(&args),
-        Command::Serve(args) => crate::serve::serve(args.listen, &args.data, args.dev),
+        Command::Serve(args) => {
+            let sns = crate::api::sns::SnsOptions {
+                http_allow: args.sns_http_allow,
+                smtp_relay: args.smtp_relay,
+            };
+            crate::serve::serve(args.listen, &args.data, args.dev, sns)
+        }
         Command::Demo(args) => crate::demo::demo(args.listen, &args.data, args.guests.as_deref()),
         Command::Tenant(TenantCommand::Create { name, data }) => {
             crate::serve::admin(&crate::serve::Admin::Create(name), &data)

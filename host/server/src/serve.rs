@@ -14,7 +14,7 @@ use crate::tenancy::{self, Sealer};
 
 /// Runs the server until SIGTERM/SIGINT; in-flight requests finish, then the store's writer
 /// drains its queued commits when the last handle drops.
-pub fn serve(listen: SocketAddr, data: &Path, dev: bool) -> ExitCode {
+pub fn serve(listen: SocketAddr, data: &Path, dev: bool, sns: api::sns::SnsOptions) -> ExitCode {
     init_tracing("info");
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -26,6 +26,7 @@ pub fn serve(listen: SocketAddr, data: &Path, dev: bool) -> ExitCode {
     rt.block_on(async {
         let opts = Options {
             dev,
+            sns,
             ..Options::default()
         };
         let state = match AppState::open(data, &opts).await {

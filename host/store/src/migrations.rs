@@ -295,6 +295,48 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX approval_decisions_by_execution ON approval_decisions(tenant_id, execution_arn);
     CREATE INDEX approval_decisions_by_time ON approval_decisions(tenant_id, decided_ms DESC);
     "#,
+    // 7: SNS topics per tenant, their subscriptions, and the delivery outbox: one row per
+    //    published message and subscription, retried until delivered (or given up), so
+    //    delivery is at least once across restarts. `topic_messages` stays the record of what
+    //    was published.
+    r#"
+    CREATE TABLE topics (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name        TEXT NOT NULL,
+        attributes  TEXT NOT NULL,
+        created_ms  INTEGER NOT NULL,
+        UNIQUE (tenant_id, name)
+    );
+    CREATE TABLE topic_subscriptions (
+        id          INTEGER PRIMARY KEY,
+        tenant_id   INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        topic_id    INTEGER NOT NULL REFERENCES topics(id) ON DELETE CASCADE,
+        uuid        TEXT NOT NULL,
+        protocol    TEXT NOT NULL,
+        endpoint    TEXT NOT NULL,
+        attributes  TEXT NOT NULL,
+        pending_confirmation INTEGER NOT NULL DEFAULT 0,
+        created_ms  INTEGER NOT NULL,
+        UNIQUE (tenant_id, uuid)
+    );
+    CREATE INDEX topic_subscriptions_by_topic ON topic_subscriptions(topic_id, id);
+    CREATE INDEX topic_subscriptions_by_tenant ON topic_subscriptions(tenant_id, id);
+    CREATE TABLE topic_deliveries (
+        id              INTEGER PRIMARY KEY,
+        tenant_id       INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        message_id      INTEGER NOT NULL REFERENCES topic_messages(id) ON DELETE CASCADE,
+        subscription_id INTEGER NOT NULL REFERENCES topic_subscriptions(id) ON DELETE CASCADE,
+        state           TEXT NOT NULL DEFAULT 'pending',
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error      TEXT,
+        delivered_ms    INTEGER
+    );
+    CREATE INDEX topic_deliveries_due ON topic_deliveries(state, next_attempt_ms);
+    CREATE INDEX topic_deliveries_by_message ON topic_deliveries(message_id);
+    CREATE INDEX topic_deliveries_by_subscription ON topic_deliveries(subscription_id);
+    "#,
 ];
 
 /// The schema version this build writes.

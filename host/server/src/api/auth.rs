@@ -57,6 +57,10 @@ pub async fn verify(State(state): State<AppState>, req: Request, next: Next) -> 
         }
         Err(e) => {
             tracing::info!(kind = e.kind, path = %parts.uri.path(), "request rejected");
+            if super::sns::is_query(&parts.headers) {
+                // SNS clients read XML errors.
+                return super::sns::error_response(e.kind, &e.message, e.status);
+            }
             e.into_response()
         }
     }
@@ -336,7 +340,13 @@ pub async fn authenticate(
         .headers
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok());
-    let service = service_for(parts.uri.path(), target);
+    let service = if parts.uri.path() == "/sandflow/outbox"
+        || (parts.uri.path() == "/" && super::sns::is_query(&parts.headers))
+    {
+        "sns"
+    } else {
+        service_for(parts.uri.path(), target)
+    };
     if claim.service != service {
         return Err(bad_signature(format!(
             "Credential should be scoped to correct service: '{service}'."

@@ -10,6 +10,8 @@ pub mod lambda;
 pub mod metrics;
 pub mod params;
 pub mod sfn;
+pub mod sns;
+pub mod sns_delivery;
 pub mod sqs;
 #[cfg(test)]
 mod tests;
@@ -56,6 +58,7 @@ struct Shared {
     dev: bool,
     /// GetActivityTask's long poll (AWS: 60 s).
     activity_poll: Duration,
+    sns: Arc<sns::SnsOptions>,
 }
 
 /// How a server is set up.
@@ -64,6 +67,7 @@ pub struct Options {
     /// Ensure the `--dev` tenant (account 000000000000, key test/test).
     pub dev: bool,
     pub activity_poll: Duration,
+    pub sns: sns::SnsOptions,
 }
 
 impl Default for Options {
@@ -71,6 +75,7 @@ impl Default for Options {
         Options {
             dev: false,
             activity_poll: Duration::from_secs(60),
+            sns: sns::SnsOptions::default(),
         }
     }
 }
@@ -105,6 +110,8 @@ impl AppState {
             sandflow_engine::Config::default(),
         )
         .await?;
+        let sns = Arc::new(opts.sns.clone());
+        sns_delivery::spawn(store.clone(), sns.clone());
         Ok(AppState {
             inner: Arc::new(Shared {
                 engine,
@@ -116,6 +123,7 @@ impl AppState {
                 sessions: Default::default(),
                 dev: opts.dev,
                 activity_poll: opts.activity_poll,
+                sns,
             }),
         })
     }
@@ -155,6 +163,10 @@ impl AppState {
 
     pub fn activity_poll(&self) -> Duration {
         self.inner.activity_poll
+    }
+
+    pub fn sns(&self) -> &sns::SnsOptions {
+        &self.inner.sns
     }
 
     /// The request body limit of a path.
@@ -213,6 +225,7 @@ pub async fn store_write<R: Send + 'static>(
 pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/", any(root))
+        .route("/sandflow/outbox", get(sns::outbox))
         .merge(lambda::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::verify));
     Router::new()
@@ -228,7 +241,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `POST /` serves three AWS JSON 1.0 APIs, told apart by the `X-Amz-Target` prefix.
+/// `POST /` serves three AWS JSON 1.0 APIs, told apart by the `X-Amz-Target` prefix, and
+/// SNS's form-encoded query protocol (no target).
 async fn root(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -245,6 +259,8 @@ async fn root(
         sqs::handle(state, caller, action, &headers, &body).await
     } else if let Some(action) = target.strip_prefix(dynamodb::TARGET_PREFIX) {
         dynamodb::handle(state, caller, action, &body).await
+    } else if method == axum::http::Method::POST && sns::is_query(&headers) {
+        sns::handle(state, caller, &body).await
     } else {
         sfn::handle(State(state), Extension(caller), method, headers, body).await
     }

@@ -1,7 +1,8 @@
-//! The built-in SQS and DynamoDB for cases that call them: a fresh store per case, holding
-//! the resources the recording had (the tables its input names, keyed as its `Key` is; a
-//! queue for the `<sqs_queue_url>` placeholder), reached through the engine's integration
-//! code as a server's Task states reach it.
+//! The built-in SQS, DynamoDB and SNS for cases that call them: a fresh store per case,
+//! holding the resources the recording had (the tables its input names, keyed as its `Key`
+//! is; a queue for the `<sqs_queue_url>` placeholder; the topics its `TopicArn`s name, unless
+//! the recording shows they did not exist), reached through the engine's integration code as
+//! a server's Task states reach it.
 
 use std::sync::Arc;
 
@@ -21,6 +22,7 @@ const QUEUE_NAME: &str = "conformance-queue";
 
 pub struct Fixture {
     runtime: tokio::runtime::Runtime,
+    store: Store,
     services: Arc<dyn Services>,
     caller: Caller,
     _dir: tempfile::TempDir,
@@ -36,7 +38,13 @@ impl std::fmt::Debug for Fixture {
 
 impl Fixture {
     /// The services with the resources `input` refers to; `input` gets the real queue URL.
-    pub fn new(input: &mut Value, account: &str, region: &str) -> Result<Fixture, String> {
+    /// `topics`: create the caller's topics that `input` names.
+    pub fn new(
+        input: &mut Value,
+        account: &str,
+        region: &str,
+        topics: bool,
+    ) -> Result<Fixture, String> {
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let store = Store::open(&dir.path().join("sandflow.db")).map_err(|e| e.to_string())?;
         let owned = account.to_string();
@@ -54,13 +62,31 @@ impl Fixture {
             .map_err(|e| e.to_string())?;
         let fixture = Fixture {
             runtime,
+            store: store.clone(),
             services: Arc::new(BuiltinServices {
                 store: store.clone(),
             }),
             caller,
             _dir: dir,
         };
-        let tables = table_names(input);
+        let tables = strings_named(input, "TableName");
+        if topics {
+            let tenant = fixture.caller.tenant_id;
+            let prefix = format!(":{account}:");
+            let names: Vec<String> = strings_named(input, "TopicArn")
+                .into_iter()
+                .filter(|arn| arn.starts_with("arn:") && arn.contains(&prefix))
+                .filter_map(|arn| arn.rsplit(':').next().map(str::to_string))
+                .collect();
+            store
+                .write(move |c| {
+                    for name in &names {
+                        sandflow_store::topics::create_topic(c, tenant, name, &Default::default(), 0)?;
+                    }
+                    Ok(())
+                })
+                .map_err(|e| e.to_string())?;
+        }
         let key = input.get("Key").and_then(Value::as_object).cloned();
         let url = format!("http://localhost/{account}/{QUEUE_NAME}");
         let needs_queue = replace_string(input, QUEUE_URL, &url);
@@ -95,6 +121,27 @@ impl Fixture {
             meta,
         );
         self.runtime.block_on(answer)
+    }
+
+    /// An `sns:publish` task, as the engine runs it.
+    pub fn publish(
+        &self,
+        params: &Value,
+        meta: InvokeMeta,
+        message_id: &str,
+        now_ms: i64,
+    ) -> TaskOutcome {
+        let (caller, params, id) = (self.caller.clone(), params.clone(), message_id.to_string());
+        self.store
+            .write(move |c| {
+                sandflow_engine::topics::publish_in(c, &caller, &params, &meta, &id, now_ms)
+            })
+            .unwrap_or_else(|e| {
+                TaskOutcome::Failed(sandflow_core::Failure::new(
+                    "SNS.InternalErrorException",
+                    e.to_string(),
+                ))
+            })
     }
 }
 
@@ -140,14 +187,14 @@ async fn create_table(
         .map_err(|e| e.message)
 }
 
-/// Every `TableName` string in `v`.
-fn table_names(v: &Value) -> Vec<String> {
+/// Every string member `key` in `v`, at any depth.
+fn strings_named(v: &Value, key: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut stack = vec![v];
     while let Some(v) = stack.pop() {
         match v {
             Value::Object(m) => {
-                if let Some(Value::String(name)) = m.get("TableName")
+                if let Some(Value::String(name)) = m.get(key)
                     && !out.contains(name)
                 {
                     out.push(name.clone());

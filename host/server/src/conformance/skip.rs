@@ -82,16 +82,16 @@ fn activity(case: &Case) -> Option<String> {
     tagged(case, "activity").or(in_content.then(|| "activity".into()))
 }
 
-/// Service integrations the harness does not run: SNS (topics have no API yet, so a case
-/// cannot say which exist) and anything but Lambda and the built-in SQS and DynamoDB.
+/// Service integrations the harness does not run: anything but Lambda, `sns:publish` and the
+/// built-in SQS and DynamoDB.
 fn other_integration(case: &Case) -> Option<String> {
-    tagged(case, "sns").or_else(|| {
-        resources(&case.definition)
+    resources(&case.definition)
             .iter()
             .find_map(|r| match Resource::parse(r) {
                 Resource::Service {
                     service: "lambda", ..
                 } => None,
+                r if is_sns_publish(&r) => None,
                 r @ Resource::Service { .. } if Integration::from_resource(&r).is_some() => None,
                 Resource::Service { service, .. } if service.starts_with("aws-sdk") => {
                     Some("aws_sdk".into())
@@ -101,7 +101,18 @@ fn other_integration(case: &Case) -> Option<String> {
                 } => Some(format!("{service}:{action}")),
                 _ => None,
             })
-    })
+}
+
+/// `arn:aws:states:::sns:publish` (request-response), which the harness runs on built-in topics.
+pub fn is_sns_publish(r: &Resource<'_>) -> bool {
+    matches!(
+        r,
+        Resource::Service {
+            service: "sns",
+            action: "publish",
+            pattern: Pattern::RequestResponse,
+        }
+    )
 }
 
 /// Cases whose answer only the HTTP API gives: API errors other than definition validation
@@ -187,7 +198,7 @@ mod tests {
 
     #[test]
     fn integrations_callbacks_and_activities() {
-        // The built-in SQS and DynamoDB run; SNS cases wait for topics.
+        // The built-in SQS, DynamoDB and SNS run.
         for runs in [
             "arn:aws:states:::sqs:sendMessage",
             "arn:aws:states:::dynamodb:putItem",
@@ -196,7 +207,9 @@ mod tests {
             assert_eq!(skip_reason(&case(&["sqs"], task(runs), ok(), None)), None);
         }
         let c = case(&["sns"], task("arn:aws:states:::sns:publish"), ok(), None);
-        assert_eq!(skip_reason(&c).as_deref(), Some("sns"));
+        assert_eq!(skip_reason(&c), None);
+        let c = case(&[], task("arn:aws:states:::sns:publish.waitForTaskToken"), ok(), None);
+        assert_eq!(skip_reason(&c).as_deref(), Some("callback"));
         let c = case(&[], task("arn:aws:states:::ecs:runTask"), ok(), None);
         assert_eq!(skip_reason(&c).as_deref(), Some("ecs:runTask"));
         let c = case(

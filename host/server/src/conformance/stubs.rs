@@ -122,6 +122,13 @@ impl TaskHandler for StubHandler<'_> {
             let meta = InvokeMeta::generate(&mut self.rng, self.now);
             return fixture.call(integration, req.input, meta);
         }
+        if let Some(fixture) = self.services
+            && super::skip::is_sns_publish(&Resource::parse(req.resource))
+        {
+            let meta = InvokeMeta::generate(&mut self.rng, self.now);
+            let message_id = self.rng.uuid_v4();
+            return fixture.publish(req.input, meta, &message_id, self.now.timestamp_millis());
+        }
         let call = match LambdaCall::from_task(req.resource, req.input) {
             Some(Ok(call)) => call,
             Some(Err(failure)) => return TaskOutcome::Failed(failure),
@@ -330,10 +337,10 @@ mod tests {
     fn other_integrations_are_refused() {
         let f = failed(run(
             Stub::Identity,
-            "arn:aws:states:::sns:publish",
+            "arn:aws:states:::ecs:runTask",
             json!({}),
             None,
         ));
-        assert!(f.cause_str().contains("sns:publish"));
+        assert!(f.cause_str().contains("ecs:runTask"));
     }
 }

@@ -13,7 +13,7 @@ async fn service(e: &Env, service: &str, target: &str, body: Value) -> Value {
     v
 }
 
-async fn run_to_end(app: &Router, arn: &str, input: Value) -> Value {
+pub(super) async fn run_to_end(app: &Router, arn: &str, input: Value) -> Value {
     let started = call(
         app,
         "StartExecution",
@@ -31,7 +31,7 @@ async fn run_to_end(app: &Router, arn: &str, input: Value) -> Value {
     panic!("{exec} still running");
 }
 
-fn output(d: &Value) -> Value {
+pub(super) fn output(d: &Value) -> Value {
     serde_json::from_str(d["output"].as_str().expect("an output")).unwrap()
 }
 

@@ -17,6 +17,7 @@ use crate::tenancy;
 
 mod integrations;
 mod lambda;
+mod sns;
 
 const DEF: &str =
     r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"ok":true},"End":true}}}"#;
@@ -34,6 +35,7 @@ async fn env() -> Env {
     let opts = Options {
         dev: true,
         activity_poll: Duration::from_millis(200),
+        ..Options::default()
     };
     let state = AppState::open(dir.path(), &opts).await.unwrap();
     Env {
