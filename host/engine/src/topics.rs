@@ -66,7 +66,14 @@ impl Engine {
         Box::pin(async move {
             let outcome = engine
                 .write(move |c| {
-                    publish_in(c, &caller, &input, &meta, &message_id, now.timestamp_millis())
+                    publish_in(
+                        c,
+                        &caller,
+                        &input,
+                        &meta,
+                        &message_id,
+                        now.timestamp_millis(),
+                    )
                 })
                 .await;
             match outcome {

@@ -239,6 +239,16 @@ async fn seed(state: &AppState, addr: SocketAddr, wasm_dir: &Path) -> Result<Str
     )
     .await
     .map_err(|e| format!("creating the shipments queue: {}", e.message))?;
+    // The topic the out-of-stock path publishes to (a missing topic fails sns:publish).
+    crate::api::sns::call(
+        state.store(),
+        state.sns(),
+        &caller,
+        "CreateTopic",
+        &crate::api::sns::Form::parse(b"Name=order-notifications"),
+    )
+    .await
+    .map_err(|e| format!("creating the order-notifications topic: {}", e.message))?;
 
     let ctx = Ctx {
         state: state.clone(),

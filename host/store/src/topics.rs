@@ -118,7 +118,12 @@ pub fn create_topic(
 }
 
 /// The tenant's topics after `after_id`, in creation order.
-pub fn list_topics(c: &Connection, tenant_id: i64, after_id: i64, limit: usize) -> Result<Vec<Topic>> {
+pub fn list_topics(
+    c: &Connection,
+    tenant_id: i64,
+    after_id: i64,
+    limit: usize,
+) -> Result<Vec<Topic>> {
     let sql = format!("{TOPIC} WHERE tenant_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3");
     let rows = c
         .prepare_cached(&sql)?
@@ -145,7 +150,8 @@ pub fn delete_topic(c: &Connection, tenant_id: i64, name: &str) -> Result<bool> 
     Ok(n > 0)
 }
 
-const SUBSCRIPTION: &str = "SELECT s.id, s.tenant_id, s.topic_id, t.name, s.uuid, s.protocol, s.endpoint,
+const SUBSCRIPTION: &str =
+    "SELECT s.id, s.tenant_id, s.topic_id, t.name, s.uuid, s.protocol, s.endpoint,
         s.attributes, s.pending_confirmation, s.created_ms
     FROM topic_subscriptions s JOIN topics t ON t.id = s.topic_id";
 
@@ -215,7 +221,11 @@ pub fn subscribe(c: &Connection, s: &NewSubscription) -> Result<Subscription> {
     Ok(get_subscription(c, s.tenant_id, &s.uuid)?.expect("just inserted"))
 }
 
-pub fn get_subscription(c: &Connection, tenant_id: i64, uuid: &str) -> Result<Option<Subscription>> {
+pub fn get_subscription(
+    c: &Connection,
+    tenant_id: i64,
+    uuid: &str,
+) -> Result<Option<Subscription>> {
     let sql = format!("{SUBSCRIPTION} WHERE s.tenant_id = ?1 AND s.uuid = ?2");
     Ok(c.prepare_cached(&sql)?
         .query_row(params![tenant_id, uuid], subscription)
@@ -254,13 +264,15 @@ pub fn list_subscriptions(
     );
     let rows = c
         .prepare_cached(&sql)?
-        .query_map(params![tenant_id, topic_id, after_id, limit as i64], subscription)?
+        .query_map(
+            params![tenant_id, topic_id, after_id, limit as i64],
+            subscription,
+        )?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
-const MESSAGE: &str =
-    "m.id, m.tenant_id, m.topic_arn, m.message_id, m.subject, m.message, m.attributes, m.created_ms";
+const MESSAGE: &str = "m.id, m.tenant_id, m.topic_arn, m.message_id, m.subject, m.message, m.attributes, m.created_ms";
 
 fn message_at(r: &Row<'_>, i: usize) -> rusqlite::Result<TopicMessage> {
     Ok(TopicMessage {
@@ -317,12 +329,15 @@ pub fn recent(
     );
     let mut st = c.prepare_cached(&sql)?;
     let rows = st
-        .query_map(params![tenant_id, topic_arn, limit as i64], |r| message_at(r, 0))?
+        .query_map(params![tenant_id, topic_arn, limit as i64], |r| {
+            message_at(r, 0)
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
 
-const DELIVERY: &str = "SELECT d.id, d.attempts, d.state, d.next_attempt_ms, d.last_error, d.delivered_ms";
+const DELIVERY: &str =
+    "SELECT d.id, d.attempts, d.state, d.next_attempt_ms, d.last_error, d.delivered_ms";
 
 fn delivery(r: &Row<'_>) -> rusqlite::Result<Delivery> {
     Ok(Delivery {
@@ -401,7 +416,12 @@ pub fn delivered(c: &Connection, id: i64, now_ms: i64) -> Result<()> {
 }
 
 /// Records a failed attempt: tried again at `retry_at_ms`, or given up when `None`.
-pub fn attempt_failed(c: &Connection, id: i64, error: &str, retry_at_ms: Option<i64>) -> Result<()> {
+pub fn attempt_failed(
+    c: &Connection,
+    id: i64,
+    error: &str,
+    retry_at_ms: Option<i64>,
+) -> Result<()> {
     c.prepare_cached(
         "UPDATE topic_deliveries SET attempts = attempts + 1, last_error = ?2,
             state = CASE WHEN ?3 IS NULL THEN 'failed' ELSE 'pending' END,
@@ -474,7 +494,10 @@ mod tests {
         let t = create_topic(&c, a, "t", &BTreeMap::new(), 1).unwrap();
         let q = subscribe(&c, &sub(a, t.id, "u1", "sqs")).unwrap();
         // The same protocol and endpoint again is the same subscription.
-        assert_eq!(subscribe(&c, &sub(a, t.id, "u9", "sqs")).unwrap().uuid, "u1");
+        assert_eq!(
+            subscribe(&c, &sub(a, t.id, "u9", "sqs")).unwrap().uuid,
+            "u1"
+        );
         subscribe(&c, &sub(a, t.id, "u2", "email")).unwrap();
         assert_eq!(publish(&c, "t", &message(b, "t", "x")).unwrap(), None);
         publish(&c, "t", &message(a, "t", "m1")).unwrap().unwrap();
@@ -490,12 +513,22 @@ mod tests {
         attempt_failed(&c, sqs_only[0].id, "boom", Some(50)).unwrap();
         assert_eq!(due(&c, 10, false, 10).unwrap().len(), 0);
         let retried = due(&c, 50, false, 10).unwrap();
-        assert_eq!((retried[0].attempts, retried[0].last_error.as_deref()), (1, Some("boom")));
+        assert_eq!(
+            (retried[0].attempts, retried[0].last_error.as_deref()),
+            (1, Some("boom"))
+        );
         delivered(&c, retried[0].id, 60).unwrap();
         assert_eq!(next_due(&c, false).unwrap(), None);
-        let email = &all.iter().find(|d| d.subscription.protocol == "email").unwrap();
+        let email = &all
+            .iter()
+            .find(|d| d.subscription.protocol == "email")
+            .unwrap();
         attempt_failed(&c, email.id, "gone", None).unwrap();
-        let states: Vec<String> = outbox(&c, a, None, 10).unwrap().into_iter().map(|d| d.state).collect();
+        let states: Vec<String> = outbox(&c, a, None, 10)
+            .unwrap()
+            .into_iter()
+            .map(|d| d.state)
+            .collect();
         assert_eq!(states, [FAILED, DELIVERED]);
         assert!(outbox(&c, b, None, 10).unwrap().is_empty());
     }

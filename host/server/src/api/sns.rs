@@ -459,7 +459,11 @@ impl Req<'_> {
             .write(move |c| topics::create_topic(c, tenant, &n, &a, now_ms()))
             .await?;
         // Idempotent only for the same attributes (as SNS).
-        if !attrs.is_empty() && attrs.iter().any(|(k, v)| topic.attributes.get(k) != Some(v)) {
+        if !attrs.is_empty()
+            && attrs
+                .iter()
+                .any(|(k, v)| topic.attributes.get(k) != Some(v))
+        {
             return Err(invalid(
                 "Invalid parameter: Attributes Reason: Topic already exists with different attributes",
             ));
@@ -512,8 +516,14 @@ impl Req<'_> {
             ("TopicArn".to_string(), arn.clone()),
             ("Owner".to_string(), self.caller.account.clone()),
             ("DisplayName".to_string(), String::new()),
-            ("Policy".to_string(), default_policy(&arn, &self.caller.account)),
-            ("SubscriptionsConfirmed".to_string(), (subs.len() - pending).to_string()),
+            (
+                "Policy".to_string(),
+                default_policy(&arn, &self.caller.account),
+            ),
+            (
+                "SubscriptionsConfirmed".to_string(),
+                (subs.len() - pending).to_string(),
+            ),
             ("SubscriptionsPending".to_string(), pending.to_string()),
             ("SubscriptionsDeleted".to_string(), "0".to_string()),
             (
@@ -522,12 +532,19 @@ impl Req<'_> {
             ),
         ]);
         attrs.extend(topic.attributes);
-        Ok(format!("    <Attributes>\n{}    </Attributes>\n", entries(&attrs)))
+        Ok(format!(
+            "    <Attributes>\n{}    </Attributes>\n",
+            entries(&attrs)
+        ))
     }
 
     async fn set_topic_attributes(&self) -> Res<()> {
         let name = self.form.required("AttributeName")?.to_string();
-        let value = self.form.get("AttributeValue").unwrap_or_default().to_string();
+        let value = self
+            .form
+            .get("AttributeValue")
+            .unwrap_or_default()
+            .to_string();
         if !TOPIC_ATTRIBUTES.contains(&name.as_str()) {
             return Err(invalid("Invalid parameter: AttributeName"));
         }
@@ -542,11 +559,7 @@ impl Req<'_> {
             .await
     }
 
-    fn subscription_attributes(
-        &self,
-        protocol: &str,
-        attrs: &BTreeMap<String, String>,
-    ) -> Res<()> {
+    fn subscription_attributes(&self, protocol: &str, attrs: &BTreeMap<String, String>) -> Res<()> {
         for (k, v) in attrs {
             if !SUBSCRIPTION_ATTRIBUTES.contains(&k.as_str()) {
                 return Err(invalid(format!(
@@ -709,17 +722,33 @@ impl Req<'_> {
             ("Protocol".to_string(), sub.protocol.clone()),
             ("Endpoint".to_string(), sub.endpoint.clone()),
             ("RawMessageDelivery".to_string(), sub.raw().to_string()),
-            ("PendingConfirmation".to_string(), sub.pending_confirmation.to_string()),
-            ("ConfirmationWasAuthenticated".to_string(), "true".to_string()),
-            ("SubscriptionPrincipal".to_string(), format!("arn:aws:iam::{}:root", self.caller.account)),
+            (
+                "PendingConfirmation".to_string(),
+                sub.pending_confirmation.to_string(),
+            ),
+            (
+                "ConfirmationWasAuthenticated".to_string(),
+                "true".to_string(),
+            ),
+            (
+                "SubscriptionPrincipal".to_string(),
+                format!("arn:aws:iam::{}:root", self.caller.account),
+            ),
         ]);
         attrs.extend(sub.attributes);
-        Ok(format!("    <Attributes>\n{}    </Attributes>\n", entries(&attrs)))
+        Ok(format!(
+            "    <Attributes>\n{}    </Attributes>\n",
+            entries(&attrs)
+        ))
     }
 
     async fn set_subscription_attributes(&self) -> Res<()> {
         let name = self.form.required("AttributeName")?.to_string();
-        let value = self.form.get("AttributeValue").unwrap_or_default().to_string();
+        let value = self
+            .form
+            .get("AttributeValue")
+            .unwrap_or_default()
+            .to_string();
         let sub = self
             .subscription(self.form.required("SubscriptionArn")?)
             .await?;
@@ -748,7 +777,11 @@ impl Req<'_> {
         if message.is_empty() {
             return Err(invalid("Invalid parameter: Empty message"));
         }
-        if self.form.get("MessageStructure").is_some_and(|s| !s.is_empty()) {
+        if self
+            .form
+            .get("MessageStructure")
+            .is_some_and(|s| !s.is_empty())
+        {
             return Err(invalid(
                 "Invalid parameter: MessageStructure Reason: Sandflow does not support per-protocol messages",
             ));

@@ -323,10 +323,7 @@ async fn expect(
 ) -> Result<(), String> {
     loop {
         let mut line = String::new();
-        let n = read
-            .read_line(&mut line)
-            .await
-            .map_err(|e| e.to_string())?;
+        let n = read.read_line(&mut line).await.map_err(|e| e.to_string())?;
         if n == 0 {
             return Err("the SMTP relay closed the connection".into());
         }

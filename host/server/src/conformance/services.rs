@@ -81,7 +81,13 @@ impl Fixture {
             store
                 .write(move |c| {
                     for name in &names {
-                        sandflow_store::topics::create_topic(c, tenant, name, &Default::default(), 0)?;
+                        sandflow_store::topics::create_topic(
+                            c,
+                            tenant,
+                            name,
+                            &Default::default(),
+                            0,
+                        )?;
                     }
                     Ok(())
                 })

@@ -86,21 +86,21 @@ fn activity(case: &Case) -> Option<String> {
 /// built-in SQS and DynamoDB.
 fn other_integration(case: &Case) -> Option<String> {
     resources(&case.definition)
-            .iter()
-            .find_map(|r| match Resource::parse(r) {
-                Resource::Service {
-                    service: "lambda", ..
-                } => None,
-                r if is_sns_publish(&r) => None,
-                r @ Resource::Service { .. } if Integration::from_resource(&r).is_some() => None,
-                Resource::Service { service, .. } if service.starts_with("aws-sdk") => {
-                    Some("aws_sdk".into())
-                }
-                Resource::Service {
-                    service, action, ..
-                } => Some(format!("{service}:{action}")),
-                _ => None,
-            })
+        .iter()
+        .find_map(|r| match Resource::parse(r) {
+            Resource::Service {
+                service: "lambda", ..
+            } => None,
+            r if is_sns_publish(&r) => None,
+            r @ Resource::Service { .. } if Integration::from_resource(&r).is_some() => None,
+            Resource::Service { service, .. } if service.starts_with("aws-sdk") => {
+                Some("aws_sdk".into())
+            }
+            Resource::Service {
+                service, action, ..
+            } => Some(format!("{service}:{action}")),
+            _ => None,
+        })
 }
 
 /// `arn:aws:states:::sns:publish` (request-response), which the harness runs on built-in topics.
@@ -208,7 +208,12 @@ mod tests {
         }
         let c = case(&["sns"], task("arn:aws:states:::sns:publish"), ok(), None);
         assert_eq!(skip_reason(&c), None);
-        let c = case(&[], task("arn:aws:states:::sns:publish.waitForTaskToken"), ok(), None);
+        let c = case(
+            &[],
+            task("arn:aws:states:::sns:publish.waitForTaskToken"),
+            ok(),
+            None,
+        );
         assert_eq!(skip_reason(&c).as_deref(), Some("callback"));
         let c = case(&[], task("arn:aws:states:::ecs:runTask"), ok(), None);
         assert_eq!(skip_reason(&c).as_deref(), Some("ecs:runTask"));
