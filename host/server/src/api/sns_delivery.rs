@@ -65,9 +65,13 @@ pub fn spawn(store: Store, opts: Arc<SnsOptions>) -> tokio::task::JoinHandle<()>
                 }
             };
             if !due.is_empty() {
+                // Concurrently, so one slow endpoint does not hold up the others.
+                let mut batch = tokio::task::JoinSet::new();
                 for d in due {
-                    deliver_one(&store, &opts, &http, d).await;
+                    let (store, opts, http) = (store.clone(), opts.clone(), http.clone());
+                    batch.spawn(async move { deliver_one(&store, &opts, &http, d).await });
                 }
+                while batch.join_next().await.is_some() {}
                 continue;
             }
             let next = store_read(&store, move |c| topics::next_due(c, email))
