@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod clock;
 mod express;
+mod nested;
 pub mod services;
 mod standard;
 pub mod tasks;

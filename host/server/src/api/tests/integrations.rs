@@ -228,3 +228,70 @@ async fn another_tenants_queue_is_not_reachable_from_a_workflow() {
     assert_eq!(d["status"], "FAILED", "{d}");
     assert_eq!(d["error"], "Sqs.QueueDoesNotExistException");
 }
+
+#[tokio::test]
+async fn nested_workflows_start_wait_and_fail_as_on_aws() {
+    let e = env().await;
+    let double = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+        "Parameters": {"doubled.$": "States.MathAdd($.n, $.n)"}, "End": true}}});
+    let boom =
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "no"}}});
+    let child = create(&e.app, "double", &double.to_string(), "STANDARD").await;
+    let quick = create(&e.app, "double-express", &double.to_string(), "EXPRESS").await;
+    let failing = create(&e.app, "boom", &boom.to_string(), "STANDARD").await;
+    let def = json!({"StartAt": "Sync2", "States": {
+        "Sync2": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                  "Parameters": {"StateMachineArn": child, "Input": {"n.$": "$.n"}},
+                  "ResultSelector": {"out.$": "$.Output", "status.$": "$.Status"},
+                  "ResultPath": "$.sync2", "Next": "Sync"},
+        "Sync": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                 "Parameters": {"StateMachineArn": quick, "Input": {"n": 5}},
+                 "ResultSelector": {"out.$": "$.Output"},
+                 "ResultPath": "$.sync", "Next": "Start"},
+        "Start": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                  "Parameters": {"StateMachineArn": child, "Input": "{\"n\": 1}", "Name": "fire-and-forget"},
+                  "ResultSelector": {"arn.$": "$.ExecutionArn"},
+                  "ResultPath": "$.started", "Next": "Fails"},
+        "Fails": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                  "Parameters": {"StateMachineArn": failing},
+                  "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.caught", "Next": "Missing"}],
+                  "End": true},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                    "Parameters": {"StateMachineArn": sm("nope")},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.missing", "Next": "Done"}],
+                    "End": true},
+        "Done": {"Type": "Succeed"}}});
+    let parent = create(&e.app, "parent", &def.to_string(), "STANDARD").await;
+    let d = run_to_end(&e.app, &parent, json!({"n": 21})).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out = output(&d);
+    assert_eq!(
+        out["sync2"],
+        json!({"out": {"doubled": 42}, "status": "SUCCEEDED"})
+    );
+    assert_eq!(
+        out["sync"]["out"], r#"{"doubled":10}"#,
+        "`.sync` keeps Output as text"
+    );
+    assert_eq!(
+        out["started"]["arn"],
+        "arn:aws:states:us-east-1:000000000000:execution:double:fire-and-forget"
+    );
+    assert_eq!(out["caught"]["Error"], "States.TaskFailed");
+    let cause: Value = serde_json::from_str(out["caught"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (cause["Status"].as_str(), cause["Error"].as_str()),
+        (Some("FAILED"), Some("Boom"))
+    );
+    assert_eq!(
+        out["missing"]["Error"],
+        "StepFunctions.StateMachineDoesNotExistException"
+    );
+    // The children are ordinary executions of their machines.
+    let listed = call(&e.app, "ListExecutions", json!({"stateMachineArn": child})).await;
+    assert_eq!(
+        listed["executions"].as_array().unwrap().len(),
+        2,
+        "{listed}"
+    );
+}
