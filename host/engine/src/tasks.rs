@@ -93,6 +93,14 @@ impl Engine {
                 _ => Completion::Now(child),
             };
         }
+        if let Resource::Service {
+            service: "http",
+            action: "invoke",
+            pattern: Pattern::RequestResponse,
+        } = resource
+        {
+            return Completion::Now(self.inner.services.http_invoke(caller, call.input.clone()));
+        }
         if let Some(integration) = Integration::from_resource(&resource) {
             return self.call_service(caller, call, integration);
         }

@@ -135,6 +135,17 @@ pub enum TenantCommand {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
+    /// Allow origins (`https://host[:port]`) for the tenant's HTTP tasks (`http:invoke`), or
+    /// revoke them; prints the tenant's list. Nothing is allowed until listed here.
+    HttpAllow {
+        name: String,
+        origins: Vec<String>,
+        /// An origin to take off the list (repeatable).
+        #[arg(long, value_name = "ORIGIN")]
+        revoke: Vec<String>,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,6 +290,15 @@ pub fn main() -> ExitCode {
             let since = since.unwrap_or_default();
             crate::serve::admin(&crate::serve::Admin::Usage(name, since), &data)
         }
+        Command::Tenant(TenantCommand::HttpAllow {
+            name,
+            origins,
+            revoke,
+            data,
+        }) => crate::serve::admin(
+            &crate::serve::Admin::HttpAllow(name, origins, revoke),
+            &data,
+        ),
         Command::Key(KeyCommand::Rotate { tenant, data }) => {
             crate::serve::admin(&crate::serve::Admin::Rotate(tenant), &data)
         }

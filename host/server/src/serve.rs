@@ -98,6 +98,8 @@ pub enum Admin {
     Delete(String),
     Rotate(String),
     Usage(String, chrono::NaiveDate),
+    /// Tenant, origins to allow, origins to revoke.
+    HttpAllow(String, Vec<String>, Vec<String>),
     /// Tenant, function, change.
     Grant(String, String, crate::api::lambda::GrantChange),
 }
@@ -116,6 +118,7 @@ pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
         }
         Admin::Rotate(name) => tenancy::rotate(&store, &sealer, name),
         Admin::Usage(name, since) => tenancy::usage(&store, name, *since),
+        Admin::HttpAllow(name, allow, revoke) => tenancy::http_allow(&store, name, allow, revoke),
         Admin::Grant(tenant, function, change) => {
             let default_fuel = sandflow_runtime::Limits::default().fuel;
             crate::api::lambda::grant_offline(&store, tenant, function, change, default_fuel)

@@ -295,6 +295,27 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX approval_decisions_by_execution ON approval_decisions(tenant_id, execution_arn);
     CREATE INDEX approval_decisions_by_time ON approval_decisions(tenant_id, decided_ms DESC);
     "#,
+    // 7: connections (EventBridge's shape) holding the credentials HTTP tasks send, sealed;
+    //    and the origins each tenant's HTTP tasks may call.
+    r#"
+    CREATE TABLE connections (
+        tenant_id     INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        arn           TEXT NOT NULL UNIQUE,
+        description   TEXT NOT NULL,
+        auth_type     TEXT NOT NULL,
+        public        TEXT NOT NULL,
+        sealed        BLOB NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        updated_ms    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    );
+    CREATE TABLE http_origins (
+        tenant_id  INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        origin     TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, origin)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

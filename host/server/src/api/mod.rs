@@ -6,6 +6,7 @@ pub mod auth;
 pub mod builtin;
 pub mod dynamodb;
 pub mod errors;
+pub mod events;
 pub mod lambda;
 pub mod metrics;
 pub mod params;
@@ -84,9 +85,7 @@ impl AppState {
         if opts.dev {
             tenancy::ensure_dev(&store, &sealer)?;
         }
-        let builtin = Arc::new(builtin::BuiltinServices {
-            store: store.clone(),
-        });
+        let builtin = Arc::new(builtin::BuiltinServices::new(store.clone(), sealer.clone()));
         let kv: Arc<dyn KvStore> = builtin.clone();
         let runtime = Runtime::new(
             RuntimeConfig {
@@ -228,7 +227,7 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `POST /` serves three AWS JSON 1.0 APIs, told apart by the `X-Amz-Target` prefix.
+/// `POST /` serves the AWS JSON APIs, told apart by the `X-Amz-Target` prefix.
 async fn root(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -245,6 +244,8 @@ async fn root(
         sqs::handle(state, caller, action, &headers, &body).await
     } else if let Some(action) = target.strip_prefix(dynamodb::TARGET_PREFIX) {
         dynamodb::handle(state, caller, action, &body).await
+    } else if let Some(action) = target.strip_prefix(events::TARGET_PREFIX) {
+        events::handle(state, caller, action, &body).await
     } else {
         sfn::handle(State(state), Extension(caller), method, headers, body).await
     }
@@ -275,6 +276,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
                 sfn::TARGET_PREFIX,
                 sqs::TARGET_PREFIX,
                 dynamodb::TARGET_PREFIX,
+                events::TARGET_PREFIX,
             ]
             .iter()
             .find_map(|p| t.strip_prefix(p))

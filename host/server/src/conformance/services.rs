@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::builtin::BuiltinServices;
 use crate::api::{dynamodb, sqs};
+use crate::tenancy::Sealer;
 
 /// The queue URL placeholder of the recordings.
 const QUEUE_URL: &str = "<sqs_queue_url>";
@@ -54,9 +55,10 @@ impl Fixture {
             .map_err(|e| e.to_string())?;
         let fixture = Fixture {
             runtime,
-            services: Arc::new(BuiltinServices {
-                store: store.clone(),
-            }),
+            services: Arc::new(BuiltinServices::new(
+                store.clone(),
+                Sealer::open(dir.path()).map_err(|e| e.to_string())?,
+            )),
             caller,
             _dir: dir,
         };
