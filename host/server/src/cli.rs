@@ -91,6 +91,13 @@ pub struct ServeArgs {
     /// Ensure a development tenant: account 000000000000, access key `test`, secret `test`.
     #[arg(long)]
     pub dev: bool,
+    /// Tasks a tenant may run at once; more are throttled (Lambda.TooManyRequestsException).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub task_concurrency: usize,
+    /// Fuel a tenant's tasks may burn per second on average (bursts up to ten seconds' worth);
+    /// past it tasks are throttled. Default: unlimited.
+    #[arg(long, value_name = "FUEL")]
+    pub fuel_per_second: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -275,7 +282,7 @@ pub fn main() -> ExitCode {
         Command::Conformance(args) => conformance(&args),
         Command::Task(args) => crate::task_cli::main(args),
         Command::Bench(args) => bench(&args),
-        Command::Serve(args) => crate::serve::serve(args.listen, &args.data, args.dev),
+        Command::Serve(args) => crate::serve::serve(&args),
         Command::Demo(args) => crate::demo::demo(args.listen, &args.data, args.guests.as_deref()),
         Command::Tenant(TenantCommand::Create { name, data }) => {
             crate::serve::admin(&crate::serve::Admin::Create(name), &data)

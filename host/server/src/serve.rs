@@ -2,7 +2,6 @@
 //! Ctrl-C) and the admin commands on a data directory: `tenant create|list|delete` and
 //! `key rotate`, which print JSON and work while a server runs on the same directory.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,7 +13,8 @@ use crate::tenancy::{self, Sealer};
 
 /// Runs the server until SIGTERM/SIGINT; in-flight requests finish, then the store's writer
 /// drains its queued commits when the last handle drops.
-pub fn serve(listen: SocketAddr, data: &Path, dev: bool) -> ExitCode {
+pub fn serve(args: &crate::cli::ServeArgs) -> ExitCode {
+    let (listen, data, dev) = (args.listen, args.data.as_path(), args.dev);
     init_tracing("info");
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -26,6 +26,10 @@ pub fn serve(listen: SocketAddr, data: &Path, dev: bool) -> ExitCode {
     rt.block_on(async {
         let opts = Options {
             dev,
+            task_quotas: sandflow_engine::TaskQuotas {
+                concurrency: args.task_concurrency.max(1),
+                fuel_per_second: args.fuel_per_second.map(|f| (f as f64, f as f64 * 10.0)),
+            },
             ..Options::default()
         };
         let state = match AppState::open(data, &opts).await {

@@ -65,6 +65,7 @@ pub struct Options {
     /// Ensure the `--dev` tenant (account 000000000000, key test/test).
     pub dev: bool,
     pub activity_poll: Duration,
+    pub task_quotas: sandflow_engine::TaskQuotas,
 }
 
 impl Default for Options {
@@ -72,6 +73,7 @@ impl Default for Options {
         Options {
             dev: false,
             activity_poll: Duration::from_secs(60),
+            task_quotas: Default::default(),
         }
     }
 }
@@ -95,7 +97,8 @@ impl AppState {
             kv.clone(),
             builtin.clone(),
         )?;
-        let functions = WasmFunctions::new(runtime, store.clone(), Arc::new(SystemClock));
+        let functions = WasmFunctions::new(runtime, store.clone(), Arc::new(SystemClock))
+            .with_quotas(opts.task_quotas);
         let engine = Engine::start(
             store.clone(),
             Arc::new(functions.clone()),

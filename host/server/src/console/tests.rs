@@ -30,6 +30,7 @@ async fn env() -> Env {
     let opts = Options {
         dev: true,
         activity_poll: Duration::from_millis(200),
+        ..Options::default()
     };
     let state = AppState::open(dir.path(), &opts).await.unwrap();
     Env {
