@@ -6,7 +6,7 @@
 # What it does, one server at a time on loopback (so they never compete for the CPU):
 #   1. builds `sandflow` in release and copies the binary aside (a shared target dir may be
 #      rebuilt by others meanwhile), then `sandflow serve --listen 127.0.0.1:PORT --data TMP --dev`;
-#   2. moto 5.2.5 (`moto[server,stepfunctions]`) from PyPI in its own venv, `moto_server`;
+#   2. moto 5.2.5 (`moto[server,stepfunctions,sqs,dynamodb]`) from PyPI in its own venv, `moto_server`;
 #      the load generator's --moto switches on moto's execution of state machines;
 #   3. LocalStack (`localstack-core[runtime]`) from PyPI in its own venv, host mode (no Docker).
 #      2026.3.0 declares Python >= 3.12 but imports `warnings.deprecated`, which is 3.13's, so it
@@ -21,7 +21,7 @@
 #   PEERS_WORK       venvs, logs and results (default target/peers; venvs are reused)
 #   PEERS_CLIENTS    client counts, comma-separated (default 1,4)
 #   PEERS_DURATION   seconds per workload and client count (default 5)
-#   PEERS_WORKLOADS  default express-sync,express-sync-1,standard,list
+#   PEERS_WORKLOADS  default express-sync,express-sync-1,standard,list,sqs-cycle,dynamodb-put-get
 #   PEERS_ONLY       a subset of sandflow,moto,localstack (default all three)
 #   PEERS_PYTHON     the Python (>= 3.13) for LocalStack's venv
 #   SANDFLOW_BIN     a release `sandflow` binary to use instead of building one
@@ -31,7 +31,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 WORK=${PEERS_WORK:-$ROOT/target/peers}
 CLIENTS=${PEERS_CLIENTS:-1,4}
 DURATION=${PEERS_DURATION:-5}
-WORKLOADS=${PEERS_WORKLOADS:-express-sync,express-sync-1,standard,list}
+WORKLOADS=${PEERS_WORKLOADS:-express-sync,express-sync-1,standard,list,sqs-cycle,dynamodb-put-get}
 ONLY=${PEERS_ONLY:-sandflow,moto,localstack}
 MOTO_VERSION=5.2.5
 LOCALSTACK_VERSION=2026.3.0
@@ -152,7 +152,7 @@ fi
 
 # --- moto -------------------------------------------------------------------------------
 if wanted moto; then
-    venv "$WORK/venv-moto" python3 "moto[server,stepfunctions]==$MOTO_VERSION"
+    venv "$WORK/venv-moto" python3 "moto[server,stepfunctions,sqs,dynamodb]==$MOTO_VERSION"
     port=$(free_port)
     start_group "$RUN/moto.log" env MOTO_PORT="$port" \
         "$WORK/venv-moto/bin/moto_server" -H 127.0.0.1 -p "$port"
@@ -177,7 +177,7 @@ if wanted localstack; then
         mkdir -p "$RUN/localstack-fs"
         # Host mode without Docker; no DNS server on :53, no telemetry, no certificate download.
         start_group "$RUN/localstack.log" env GATEWAY_SERVER=hypercorn \
-            SERVICES=stepfunctions,sqs,sts,events GATEWAY_LISTEN="127.0.0.1:$port" \
+            SERVICES=stepfunctions,sqs,dynamodb,sts,events GATEWAY_LISTEN="127.0.0.1:$port" \
             FILESYSTEM_ROOT="$RUN/localstack-fs" DNS_ADDRESS=0 DISABLE_EVENTS=1 \
             SKIP_SSL_CERT_DOWNLOAD=1 LOCALSTACK_CLI=0 \
             "$WORK/venv-localstack/bin/python" -m localstack.runtime.main

@@ -5,6 +5,7 @@
 pub mod bench;
 pub mod error;
 pub mod expr;
+pub mod http_task;
 pub mod interp;
 pub mod jsonata;
 pub mod lambda;

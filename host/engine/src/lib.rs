@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod clock;
 mod express;
+mod nested;
 pub mod services;
 mod standard;
 pub mod tasks;
@@ -24,7 +25,7 @@ use tokio::sync::{Notify, oneshot};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use services::{NoServices, Services};
 pub use tasks::{Caller, FunctionInvocation, Functions, Origin};
-pub use wasm::{FunctionConfig, WasmError, WasmFunctions};
+pub use wasm::{FunctionConfig, TaskQuotas, WasmError, WasmFunctions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

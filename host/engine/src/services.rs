@@ -1,10 +1,12 @@
 //! Task states that call the built-in SQS queues and DynamoDB tables (`sqs:sendMessage`,
-//! `dynamodb:putItem`, `aws-sdk:dynamodb:query` ...). The engine shapes requests and answers
+//! `dynamodb:putItem`, `aws-sdk:dynamodb:query` ...) and HTTP endpoints (`http:invoke`). The engine shapes requests and answers
 //! (`sandflow_core::services`); a [`Services`] implementation makes the call. The server's is
 //! its SQS and DynamoDB APIs, so a workflow and a boto3 client see the same queues and tables.
 
 use std::sync::Arc;
 
+use sandflow_core::Failure;
+use sandflow_core::error::names;
 use sandflow_core::lambda::InvokeMeta;
 use sandflow_core::run::TaskOutcome;
 use sandflow_core::services::{Integration, Service, ServiceError};
@@ -22,6 +24,13 @@ pub trait Services: Send + Sync + 'static {
         action: &str,
         request: Value,
     ) -> BoxFuture<Result<Value, ServiceError>>;
+
+    /// `http:invoke`: makes the task's HTTP call (`params`: its effective parameters) with
+    /// the credentials of its connection.
+    fn http_invoke(&self, _caller: &Caller, _params: Value) -> BoxFuture<TaskOutcome> {
+        let f = Failure::new(names::RUNTIME, "This server runs no HTTP tasks.");
+        Box::pin(async move { TaskOutcome::Failed(f) })
+    }
 }
 
 /// No built-in services (engine tests and benches): every call is an unknown operation.

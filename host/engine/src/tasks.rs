@@ -1,6 +1,7 @@
 //! What a Task state's resource means at run time: a tenant's function (plain Lambda ARN or
-//! `lambda:invoke`, shaped as AWS does), a callback that waits on its token, or an activity that
-//! waits for a worker. Functions are run by a [`Functions`] implementation (the WASM runtime).
+//! `lambda:invoke`, shaped as AWS does), a built-in service, a nested workflow, a callback
+//! that waits on its token, or an activity that waits for a worker. Functions are run by a
+//! [`Functions`] implementation (the WASM runtime).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -80,6 +81,26 @@ impl Engine {
             })
         };
         let resource = Resource::parse(&call.resource);
+        if let Resource::Service {
+            service: "states",
+            action: "startExecution",
+            pattern,
+        } = resource
+        {
+            let child = self.start_child(caller, execution_arn, call, pattern);
+            return match pattern {
+                Pattern::WaitForTaskToken => self.await_token(caller, call, child),
+                _ => Completion::Now(child),
+            };
+        }
+        if let Resource::Service {
+            service: "http",
+            action: "invoke",
+            pattern: Pattern::RequestResponse,
+        } = resource
+        {
+            return Completion::Now(self.inner.services.http_invoke(caller, call.input.clone()));
+        }
         if let Some(integration) = Integration::from_resource(&resource) {
             return self.call_service(caller, call, integration);
         }
@@ -159,8 +180,7 @@ impl Engine {
 }
 
 impl Engine {
-    /// An SQS or DynamoDB integration. With `.waitForTaskToken` the call only delivers the
-    /// token; a call that fails fails the task at once.
+    /// An SQS or DynamoDB integration.
     fn call_service(
         &self,
         caller: &Caller,
@@ -179,23 +199,34 @@ impl Engine {
         );
         match integration.pattern {
             Pattern::RequestResponse => Completion::Now(answer),
-            Pattern::WaitForTaskToken => {
-                let (engine, tenant, token) = (self.clone(), caller.tenant_id, call.token.clone());
-                tokio::spawn(async move {
-                    if let (TaskOutcome::Failed(f), Some(token)) = (answer.await, token) {
-                        // The task may have ended meanwhile (timeout, stop): nothing to fail.
-                        let _ = engine
-                            .send_task_failure(tenant, &token, &f.error, f.cause.as_deref())
-                            .await;
-                    }
-                });
-                Completion::Token
-            }
+            Pattern::WaitForTaskToken => self.await_token(caller, call, answer),
             Pattern::Sync => ready(TaskOutcome::Failed(Failure::new(
                 names::RUNTIME,
                 format!("The resource '{}' has no .sync form.", call.resource),
             ))),
         }
+    }
+}
+
+impl Engine {
+    /// A `.waitForTaskToken` task whose call (`send`) hands the token out: the task waits for
+    /// the token, unless the call fails, which fails the task at once.
+    fn await_token(
+        &self,
+        caller: &Caller,
+        call: &TaskCall,
+        send: BoxFuture<TaskOutcome>,
+    ) -> Completion {
+        let (engine, tenant, token) = (self.clone(), caller.tenant_id, call.token.clone());
+        tokio::spawn(async move {
+            if let (TaskOutcome::Failed(f), Some(token)) = (send.await, token) {
+                // The task may have ended meanwhile (timeout, stop): nothing to fail.
+                let _ = engine
+                    .send_task_failure(tenant, &token, &f.error, f.cause.as_deref())
+                    .await;
+            }
+        });
+        Completion::Token
     }
 }
 

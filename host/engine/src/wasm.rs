@@ -3,8 +3,9 @@
 //! recorded with its outcome, cost and logs, and metered (fuel, wall time). This is the
 //! [`Functions`] the server gives the engine, and what the Lambda API's Invoke calls.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sandflow_core::Failure;
@@ -55,6 +56,50 @@ pub enum WasmError {
     Store(#[from] sandflow_store::Error),
     #[error("{0}")]
     Runtime(String),
+    /// The tenant is at its task concurrency or fuel-rate quota (Lambda: TooManyRequests).
+    #[error("{0}")]
+    Throttled(String),
+}
+
+/// Per-tenant limits on task work; generous by default, as AWS's account quotas are.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TaskQuotas {
+    /// Invocations running at once per tenant (Lambda's default account concurrency: 1,000).
+    pub concurrency: usize,
+    /// Fuel a tenant may burn per second on average, and as a burst; `None`: unlimited.
+    pub fuel_per_second: Option<(f64, f64)>,
+}
+
+impl Default for TaskQuotas {
+    fn default() -> Self {
+        TaskQuotas {
+            concurrency: 1000,
+            fuel_per_second: None,
+        }
+    }
+}
+
+/// One tenant's running invocations and fuel bucket.
+#[derive(Debug)]
+struct Gate {
+    running: usize,
+    fuel_tokens: f64,
+    refilled: std::time::Instant,
+}
+
+/// Gives a running invocation's concurrency slot back.
+struct Slot {
+    gates: Arc<Mutex<HashMap<i64, Gate>>>,
+    tenant: i64,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = gates.get_mut(&self.tenant) {
+            g.running = g.running.saturating_sub(1);
+        }
+    }
 }
 
 /// Counters since the process started (for `/metrics`).
@@ -73,6 +118,8 @@ pub struct WasmFunctions {
     store: Store,
     clock: Arc<dyn Clock>,
     stats: Arc<FunctionStats>,
+    quotas: TaskQuotas,
+    gates: Arc<Mutex<HashMap<i64, Gate>>>,
 }
 
 impl std::fmt::Debug for WasmFunctions {
@@ -90,6 +137,58 @@ impl WasmFunctions {
             store,
             clock,
             stats: Arc::default(),
+            quotas: TaskQuotas::default(),
+            gates: Arc::default(),
+        }
+    }
+
+    pub fn with_quotas(mut self, quotas: TaskQuotas) -> WasmFunctions {
+        self.quotas = quotas;
+        self
+    }
+
+    /// A concurrency slot for one of the tenant's invocations, unless it is at a quota.
+    fn admit(&self, tenant: i64) -> Result<Slot, WasmError> {
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        let burst = self.quotas.fuel_per_second.map_or(0.0, |(_, b)| b);
+        let g = gates.entry(tenant).or_insert(Gate {
+            running: 0,
+            fuel_tokens: burst,
+            refilled: now,
+        });
+        if g.running >= self.quotas.concurrency {
+            return Err(WasmError::Throttled(format!(
+                "Rate Exceeded: the tenant already runs {} tasks at once, its concurrency quota.",
+                g.running
+            )));
+        }
+        if let Some((rate, burst)) = self.quotas.fuel_per_second {
+            let elapsed = now.duration_since(g.refilled).as_secs_f64();
+            g.fuel_tokens = (g.fuel_tokens + elapsed * rate).min(burst);
+            g.refilled = now;
+            if g.fuel_tokens <= 0.0 {
+                return Err(WasmError::Throttled(format!(
+                    "Rate Exceeded: the tenant used its fuel quota ({rate} fuel/s); try again later."
+                )));
+            }
+        }
+        g.running += 1;
+        Ok(Slot {
+            gates: self.gates.clone(),
+            tenant,
+        })
+    }
+
+    /// Takes what an invocation burned out of the tenant's fuel bucket (it may go below zero:
+    /// the next invocations wait until it refills).
+    fn charge(&self, tenant: i64, fuel: u64) {
+        if self.quotas.fuel_per_second.is_none() {
+            return;
+        }
+        let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(g) = gates.get_mut(&tenant) {
+            g.fuel_tokens -= fuel as f64;
         }
     }
 
@@ -149,6 +248,7 @@ impl WasmFunctions {
             limits: self.limits(&f, task_timeout),
             grants: Arc::new(grants),
         };
+        let slot = self.admit(tenant)?;
         let started_ms = self.clock.now().timestamp_millis();
         let report = match self.runtime.invoke(&f.sha256, invocation.clone()).await {
             // The artifact is gone (another data directory, a wasmtime upgrade): rebuild it
@@ -175,6 +275,8 @@ impl WasmFunctions {
             },
             Err(e) => return Err(WasmError::Runtime(e.to_string())),
         };
+        drop(slot);
+        self.charge(tenant, report.fuel_used);
         self.record(&f, started_ms, &report, origin);
         Ok(Some(report))
     }
@@ -301,6 +403,9 @@ impl Functions for WasmFunctions {
                         FunctionInvocation::Failed(Failure::new(error, cause))
                     }
                 },
+                Err(WasmError::Throttled(m)) => {
+                    FunctionInvocation::Failed(Failure::new("Lambda.TooManyRequestsException", m))
+                }
                 Err(e) => {
                     tracing::error!(function, error = %e, "a function could not run");
                     FunctionInvocation::Failed(Failure::new(
@@ -507,6 +612,59 @@ mod tests {
                 .await
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn tenants_are_throttled_at_their_concurrency_and_fuel_quotas() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        store
+            .write(|c| sandflow_store::tenants::create(c, "t", ACCOUNT, 0).map(drop))
+            .unwrap();
+        let fns = WasmFunctions::new(runtime(), store.clone(), Arc::new(crate::SystemClock))
+            .with_quotas(TaskQuotas {
+                concurrency: 1,
+                fuel_per_second: Some((1.0, 1.0)),
+            });
+        add(&fns, &store, "fixed", &command("{}", ""), json!({})).await;
+        // One slot: a second invocation while one runs is refused at once.
+        let held = fns.admit(1).unwrap();
+        let e = fns
+            .run(&caller(), "fixed", "{}".into(), None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, WasmError::Throttled(m) if m.contains("concurrency")),
+            "{e}"
+        );
+        drop(held);
+        // The bucket holds one fuel: the first run overdraws it, the next waits for a refill.
+        let first = fns.run(&caller(), "fixed", "{}".into(), None, None).await;
+        assert!(first.unwrap().unwrap().fuel_used > 1);
+        let e = fns
+            .run(&caller(), "fixed", "{}".into(), None, None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&e, WasmError::Throttled(m) if m.contains("fuel")),
+            "{e}"
+        );
+        // Other tenants have buckets of their own.
+        assert!(fns.admit(2).is_ok());
+        // As a task it is Lambda's throttling error, which Retry can catch.
+        let invoked = fns
+            .invoke(&caller(), "fixed", "{}".into(), None, None)
+            .await;
+        assert_eq!(
+            invoked,
+            FunctionInvocation::Failed(Failure::new(
+                "Lambda.TooManyRequestsException",
+                match e {
+                    WasmError::Throttled(m) => m,
+                    _ => unreachable!(),
+                }
+            ))
         );
     }
 

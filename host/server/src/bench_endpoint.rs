@@ -1,7 +1,8 @@
 //! `sandflow bench --endpoint URL`: a load generator for any Step Functions endpoint (Sandflow,
-//! moto, LocalStack, AWS). N concurrent tokio clients send SigV4-signed JSON 1.0 calls over
-//! kept-alive HTTP/1.1 connections; each workload reports calls (or executions) per second,
-//! p50/p99 latency and errors. An action the endpoint lacks is reported as unsupported.
+//! moto, LocalStack, AWS), and for its SQS and DynamoDB. N concurrent tokio clients send
+//! SigV4-signed JSON 1.0 calls over kept-alive HTTP/1.1 connections; each workload reports
+//! operations per second, p50/p99 latency and errors. An action the endpoint lacks is reported
+//! as unsupported.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -90,6 +91,12 @@ pub enum Workload {
     Standard,
     /// ListStateMachines in a loop.
     List,
+    /// SQS: SendMessage, ReceiveMessage, DeleteMessage on one standard queue (one cycle).
+    #[value(name = "sqs-cycle")]
+    SqsCycle,
+    /// DynamoDB: PutItem then GetItem of the same key (one pair), distinct keys.
+    #[value(name = "dynamodb-put-get")]
+    DynamoDbPutGet,
 }
 
 impl Workload {
@@ -99,6 +106,8 @@ impl Workload {
             Workload::ExpressSync1 => "express-sync-1",
             Workload::Standard => "standard",
             Workload::List => "list",
+            Workload::SqsCycle => "sqs-cycle",
+            Workload::DynamoDbPutGet => "dynamodb-put-get",
         }
     }
 
@@ -107,8 +116,35 @@ impl Workload {
         match self {
             Workload::ExpressSync => ("EXPRESS", 10),
             Workload::ExpressSync1 => ("EXPRESS", 1),
-            Workload::Standard | Workload::List => ("STANDARD", 10),
+            _ => ("STANDARD", 10),
         }
+    }
+}
+
+/// The AWS APIs the workloads call: signing name and `X-Amz-Target` prefix.
+#[derive(Debug, Clone, Copy)]
+enum Api {
+    StepFunctions,
+    Sqs,
+    DynamoDb,
+}
+
+impl Api {
+    fn signing_name(self) -> &'static str {
+        match self {
+            Api::StepFunctions => "states",
+            Api::Sqs => "sqs",
+            Api::DynamoDb => "dynamodb",
+        }
+    }
+
+    fn target(self, action: &str) -> String {
+        let prefix = match self {
+            Api::StepFunctions => "AWSStepFunctions",
+            Api::Sqs => "AmazonSQS",
+            Api::DynamoDb => "DynamoDB_20120810",
+        };
+        format!("{prefix}.{action}")
     }
 }
 
@@ -255,8 +291,13 @@ impl Sfn {
 
     /// Calls `AWSStepFunctions.ACTION` with `input`; the answer's JSON on HTTP 2xx.
     async fn call(&self, action: &str, input: &Value) -> Result<Value, CallError> {
+        self.call_api(Api::StepFunctions, action, input).await
+    }
+
+    /// Calls `ACTION` of `api` with `input`; the answer's JSON on HTTP 2xx.
+    async fn call_api(&self, api: Api, action: &str, input: &Value) -> Result<Value, CallError> {
         let body = serde_json::to_vec(input).expect("JSON serializes");
-        let target = format!("AWSStepFunctions.{action}");
+        let target = api.target(action);
         let host = self.host();
         let headers = [
             ("host", host.as_str()),
@@ -264,7 +305,7 @@ impl Sfn {
             ("x-amz-target", target.as_str()),
         ];
         let signature = self
-            .signature_headers(&headers, &body)
+            .signature_headers(api, &headers, &body)
             .map_err(|e| CallError::Unexpected(format!("signing: {e}")))?;
         let mut req = self.http.post(self.url.clone()).body(body);
         for (name, value) in headers.iter().skip(1) {
@@ -309,13 +350,14 @@ impl Sfn {
     /// `authorization` and `x-amz-date` for a POST of `body` to the endpoint's path.
     fn signature_headers(
         &self,
+        api: Api,
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Result<Vec<(String, String)>, String> {
         let params = aws_sigv4::sign::v4::SigningParams::builder()
             .identity(&self.identity)
             .region(&self.region)
-            .name("states")
+            .name(api.signing_name())
             .time(SystemTime::now())
             .settings(SigningSettings::default())
             .build()
@@ -406,10 +448,11 @@ impl Report {
     }
 
     fn unit(&self) -> &'static str {
-        if self.workload == Workload::Standard {
-            "executions/s"
-        } else {
-            "calls/s"
+        match self.workload {
+            Workload::Standard => "executions/s",
+            Workload::SqsCycle => "cycles/s",
+            Workload::DynamoDbPutGet => "pairs/s",
+            _ => "calls/s",
         }
     }
 
@@ -494,13 +537,81 @@ fn nonce() -> String {
     format!("{:x}{:x}", nanos, std::process::id())
 }
 
-/// Creates the workload's state machine, runs it at each client count, deletes it.
+/// What a workload's clients work on: a state machine's ARN, a queue URL or a table name.
+type Target = Arc<str>;
+
+/// Creates the workload's queue or table, runs it at each client count, deletes it.
+async fn run_service_workload(
+    sfn: &Arc<Sfn>,
+    workload: Workload,
+    clients: &[usize],
+    limit: Limit,
+) -> Vec<Report> {
+    let name = format!("sandflow-bench-{}", nonce());
+    let (api, create, delete) = match workload {
+        Workload::SqsCycle => (
+            Api::Sqs,
+            ("CreateQueue", json!({"QueueName": name})),
+            "DeleteQueue",
+        ),
+        _ => (
+            Api::DynamoDb,
+            (
+                "CreateTable",
+                json!({"TableName": name, "BillingMode": "PAY_PER_REQUEST",
+                       "KeySchema": [{"AttributeName": "id", "KeyType": "HASH"}],
+                       "AttributeDefinitions": [{"AttributeName": "id", "AttributeType": "S"}]}),
+            ),
+            "DeleteTable",
+        ),
+    };
+    let target: Target = match sfn.call_api(api, create.0, &create.1).await {
+        Ok(v) => match workload {
+            Workload::SqsCycle => match v.get("QueueUrl").and_then(Value::as_str) {
+                Some(url) => url.into(),
+                None => {
+                    let e = format!("CreateQueue answered without a QueueUrl: {v}");
+                    return clients
+                        .iter()
+                        .map(|&c| Report::failed_setup(workload, c, e.clone()))
+                        .collect();
+                }
+            },
+            _ => name.as_str().into(),
+        },
+        Err(e) => {
+            let e = format!("{}: {e}", create.0);
+            return clients
+                .iter()
+                .map(|&c| Report::failed_setup(workload, c, e.clone()))
+                .collect();
+        }
+    };
+    let mut reports = Vec::new();
+    for &c in clients {
+        reports.push(run_clients(sfn, workload, Arc::clone(&target), c, limit).await);
+    }
+    let delete_input = match workload {
+        Workload::SqsCycle => json!({"QueueUrl": &*target}),
+        _ => json!({"TableName": &*target}),
+    };
+    if let Err(e) = sfn.call_api(api, delete, &delete_input).await {
+        eprintln!("bench: {delete} {target}: {e}");
+    }
+    reports
+}
+
+/// Creates the workload's state machine (or queue, or table), runs it at each client count,
+/// deletes it.
 async fn run_workload(
     sfn: &Arc<Sfn>,
     workload: Workload,
     clients: &[usize],
     limit: Limit,
 ) -> Vec<Report> {
+    if matches!(workload, Workload::SqsCycle | Workload::DynamoDbPutGet) {
+        return run_service_workload(sfn, workload, clients, limit).await;
+    }
     let (ty, passes) = workload.machine();
     let definition = sandflow_core::bench::pass_chain(passes).to_string();
     let create = json!({
@@ -640,6 +751,8 @@ async fn client_loop(sfn: &Sfn, workload: Workload, arn: &str, shared: &Shared) 
         let outcome = match workload {
             Workload::ExpressSync | Workload::ExpressSync1 => express_sync(sfn, arn).await,
             Workload::List => sfn.call("ListStateMachines", &json!({})).await.map(|_| ()),
+            Workload::SqsCycle => sqs_cycle(sfn, arn, i).await,
+            Workload::DynamoDbPutGet => dynamodb_put_get(sfn, arn, &shared.names, i).await,
             Workload::Standard => {
                 let name = format!("{}-{i}", shared.names);
                 match standard(sfn, arn, &name).await {
@@ -671,6 +784,61 @@ async fn client_loop(sfn: &Sfn, workload: Workload, arn: &str, shared: &Shared) 
         }
     }
     tally
+}
+
+/// Sends a message, receives one, deletes what it received.
+async fn sqs_cycle(sfn: &Sfn, queue_url: &str, i: usize) -> Result<(), CallError> {
+    sfn.call_api(
+        Api::Sqs,
+        "SendMessage",
+        &json!({"QueueUrl": queue_url, "MessageBody": format!("order {i}")}),
+    )
+    .await?;
+    let got = sfn
+        .call_api(
+            Api::Sqs,
+            "ReceiveMessage",
+            &json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 1, "WaitTimeSeconds": 1}),
+        )
+        .await?;
+    let receipt = got
+        .get("Messages")
+        .and_then(|m| m.get(0))
+        .and_then(|m| m.get("ReceiptHandle"))
+        .cloned()
+        .ok_or_else(|| CallError::Unexpected("ReceiveMessage returned no message".into()))?;
+    sfn.call_api(
+        Api::Sqs,
+        "DeleteMessage",
+        &json!({"QueueUrl": queue_url, "ReceiptHandle": receipt}),
+    )
+    .await
+    .map(drop)
+}
+
+/// Puts an item under a fresh key and reads it back.
+async fn dynamodb_put_get(sfn: &Sfn, table: &str, run: &str, i: usize) -> Result<(), CallError> {
+    let key = json!({"id": {"S": format!("{run}-{i}")}});
+    let mut item = key.clone();
+    item["total"] = json!({"N": i.to_string()});
+    item["status"] = json!({"S": "PAID"});
+    sfn.call_api(
+        Api::DynamoDb,
+        "PutItem",
+        &json!({"TableName": table, "Item": item}),
+    )
+    .await?;
+    let got = sfn
+        .call_api(
+            Api::DynamoDb,
+            "GetItem",
+            &json!({"TableName": table, "Key": key}),
+        )
+        .await?;
+    match got.pointer("/Item/total/N").and_then(Value::as_str) {
+        Some(n) if n == i.to_string() => Ok(()),
+        _ => Err(CallError::Unexpected(format!("GetItem answered {got}"))),
+    }
 }
 
 async fn express_sync(sfn: &Sfn, arn: &str) -> Result<(), CallError> {

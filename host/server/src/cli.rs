@@ -91,6 +91,13 @@ pub struct ServeArgs {
     /// Ensure a development tenant: account 000000000000, access key `test`, secret `test`.
     #[arg(long)]
     pub dev: bool,
+    /// Tasks a tenant may run at once; more are throttled (Lambda.TooManyRequestsException).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub task_concurrency: usize,
+    /// Fuel a tenant's tasks may burn per second on average (bursts up to ten seconds' worth);
+    /// past it tasks are throttled. Default: unlimited.
+    #[arg(long, value_name = "FUEL")]
+    pub fuel_per_second: Option<u64>,
     /// An origin (`http://host:port`) SNS http/https subscriptions may deliver to; repeatable.
     /// None given: Subscribe refuses http/https endpoints.
     #[arg(long = "sns-http-allow", value_name = "ORIGIN")]
@@ -140,6 +147,17 @@ pub enum TenantCommand {
         /// First day to include (YYYY-MM-DD); default: everything.
         #[arg(long, value_name = "DATE")]
         since: Option<chrono::NaiveDate>,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
+    /// Allow origins (`https://host[:port]`) for the tenant's HTTP tasks (`http:invoke`), or
+    /// revoke them; prints the tenant's list. Nothing is allowed until listed here.
+    HttpAllow {
+        name: String,
+        origins: Vec<String>,
+        /// An origin to take off the list (repeatable).
+        #[arg(long, value_name = "ORIGIN")]
+        revoke: Vec<String>,
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
@@ -272,13 +290,7 @@ pub fn main() -> ExitCode {
         Command::Conformance(args) => conformance(&args),
         Command::Task(args) => crate::task_cli::main(args),
         Command::Bench(args) => bench(&args),
-        Command::Serve(args) => {
-            let sns = crate::api::sns::SnsOptions {
-                http_allow: args.sns_http_allow,
-                smtp_relay: args.smtp_relay,
-            };
-            crate::serve::serve(args.listen, &args.data, args.dev, sns)
-        }
+        Command::Serve(args) => crate::serve::serve(&args),
         Command::Demo(args) => crate::demo::demo(args.listen, &args.data, args.guests.as_deref()),
         Command::Tenant(TenantCommand::Create { name, data }) => {
             crate::serve::admin(&crate::serve::Admin::Create(name), &data)
@@ -293,6 +305,15 @@ pub fn main() -> ExitCode {
             let since = since.unwrap_or_default();
             crate::serve::admin(&crate::serve::Admin::Usage(name, since), &data)
         }
+        Command::Tenant(TenantCommand::HttpAllow {
+            name,
+            origins,
+            revoke,
+            data,
+        }) => crate::serve::admin(
+            &crate::serve::Admin::HttpAllow(name, origins, revoke),
+            &data,
+        ),
         Command::Key(KeyCommand::Rotate { tenant, data }) => {
             crate::serve::admin(&crate::serve::Admin::Rotate(tenant), &data)
         }

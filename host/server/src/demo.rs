@@ -361,23 +361,12 @@ async fn settle(ctx: &Ctx, arn: &str) -> Result<String, String> {
     Ok("RUNNING".into())
 }
 
-/// The token of a task waiting on a person in this tenant, if any.
+/// The token of the newest task waiting on a person in this tenant, if any.
 async fn waiting_token(state: &AppState, tenant_id: i64) -> Option<String> {
     state
-        .read(move |c| {
-            let tasks = sandflow_store::tasks::all(c)?;
-            let mut found = None;
-            for t in tasks {
-                if t.token.is_some() && t.activity_arn.is_none() {
-                    let owner = sandflow_store::executions::by_id(c, t.execution_id)?;
-                    if owner.is_some_and(|e| e.tenant_id == tenant_id) {
-                        found = t.token;
-                    }
-                }
-            }
-            Ok(found)
-        })
+        .read(move |c| sandflow_store::approvals::pending(c, tenant_id, 1000))
         .await
         .ok()
-        .flatten()
+        .and_then(|p| p.into_iter().last())
+        .map(|p| p.token)
 }

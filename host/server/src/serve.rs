@@ -2,7 +2,6 @@
 //! Ctrl-C) and the admin commands on a data directory: `tenant create|list|delete` and
 //! `key rotate`, which print JSON and work while a server runs on the same directory.
 
-use std::net::SocketAddr;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -14,7 +13,8 @@ use crate::tenancy::{self, Sealer};
 
 /// Runs the server until SIGTERM/SIGINT; in-flight requests finish, then the store's writer
 /// drains its queued commits when the last handle drops.
-pub fn serve(listen: SocketAddr, data: &Path, dev: bool, sns: api::sns::SnsOptions) -> ExitCode {
+pub fn serve(args: &crate::cli::ServeArgs) -> ExitCode {
+    let (listen, data, dev) = (args.listen, args.data.as_path(), args.dev);
     init_tracing("info");
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -26,7 +26,14 @@ pub fn serve(listen: SocketAddr, data: &Path, dev: bool, sns: api::sns::SnsOptio
     rt.block_on(async {
         let opts = Options {
             dev,
-            sns,
+            task_quotas: sandflow_engine::TaskQuotas {
+                concurrency: args.task_concurrency.max(1),
+                fuel_per_second: args.fuel_per_second.map(|f| (f as f64, f as f64 * 10.0)),
+            },
+            sns: api::sns::SnsOptions {
+                http_allow: args.sns_http_allow.clone(),
+                smtp_relay: args.smtp_relay.clone(),
+            },
             ..Options::default()
         };
         let state = match AppState::open(data, &opts).await {
@@ -99,6 +106,8 @@ pub enum Admin {
     Delete(String),
     Rotate(String),
     Usage(String, chrono::NaiveDate),
+    /// Tenant, origins to allow, origins to revoke.
+    HttpAllow(String, Vec<String>, Vec<String>),
     /// Tenant, function, change.
     Grant(String, String, crate::api::lambda::GrantChange),
 }
@@ -117,6 +126,7 @@ pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
         }
         Admin::Rotate(name) => tenancy::rotate(&store, &sealer, name),
         Admin::Usage(name, since) => tenancy::usage(&store, name, *since),
+        Admin::HttpAllow(name, allow, revoke) => tenancy::http_allow(&store, name, allow, revoke),
         Admin::Grant(tenant, function, change) => {
             let default_fuel = sandflow_runtime::Limits::default().fuel;
             crate::api::lambda::grant_offline(&store, tenant, function, change, default_fuel)

@@ -274,6 +274,40 @@ pub fn delete(store: &Store, name: &str) -> Result<()> {
     }
 }
 
+/// Allows and revokes origins (`scheme://host[:port]`) for the tenant's HTTP tasks; prints
+/// `{"tenant", "httpOrigins": [...]}`. Works while a server runs: each call reads the list.
+pub fn http_allow(store: &Store, name: &str, allow: &[String], revoke: &[String]) -> Result<Value> {
+    let normalize = |o: &String| {
+        let bare = o.trim_end_matches('/');
+        let has_path = bare
+            .split_once("://")
+            .is_some_and(|(_, rest)| rest.contains(['/', '?', '#']));
+        match sandflow_core::http_task::origin(bare) {
+            Some(origin) if !has_path => Ok(origin),
+            _ => Err(Error::Invalid(format!(
+                "{o:?} is not an origin like https://api.example.com or http://10.0.0.5:8080"
+            ))),
+        }
+    };
+    let allow: Vec<String> = allow.iter().map(normalize).collect::<Result<_>>()?;
+    let revoke: Vec<String> = revoke.iter().map(normalize).collect::<Result<_>>()?;
+    let owned = name.to_string();
+    let origins = store.write(move |c| {
+        let Some(t) = tenants::by_name(c, &owned)? else {
+            return Ok(None);
+        };
+        for o in &allow {
+            sandflow_store::http_origins::allow(c, t.id, o)?;
+        }
+        for o in &revoke {
+            sandflow_store::http_origins::revoke(c, t.id, o)?;
+        }
+        Ok(Some(sandflow_store::http_origins::list(c, t.id)?))
+    })?;
+    let origins = origins.ok_or_else(|| Error::NoSuchTenant(name.into()))?;
+    Ok(json!({"tenant": name, "httpOrigins": origins}))
+}
+
 /// The tenant's metered usage per UTC day from `since` (a date) on:
 /// `{"tenant", "days": [{"date", "transitions", "taskInvocations", "fuel", "taskWallMs"}], "total"}`.
 pub fn usage(store: &Store, name: &str, since: chrono::NaiveDate) -> Result<Value> {

@@ -5,9 +5,11 @@
 
 pub mod activities;
 pub mod approvals;
+pub mod connections;
 mod db;
 pub mod executions;
 pub mod functions;
+pub mod http_origins;
 pub mod invocations;
 pub mod machines;
 pub mod migrations;

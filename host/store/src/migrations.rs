@@ -295,7 +295,28 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX approval_decisions_by_execution ON approval_decisions(tenant_id, execution_arn);
     CREATE INDEX approval_decisions_by_time ON approval_decisions(tenant_id, decided_ms DESC);
     "#,
-    // 7: SNS topics per tenant, their subscriptions, and the delivery outbox: one row per
+    // 7: connections (EventBridge's shape) holding the credentials HTTP tasks send, sealed;
+    //    and the origins each tenant's HTTP tasks may call.
+    r#"
+    CREATE TABLE connections (
+        tenant_id     INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        name          TEXT NOT NULL,
+        arn           TEXT NOT NULL UNIQUE,
+        description   TEXT NOT NULL,
+        auth_type     TEXT NOT NULL,
+        public        TEXT NOT NULL,
+        sealed        BLOB NOT NULL,
+        created_ms    INTEGER NOT NULL,
+        updated_ms    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, name)
+    );
+    CREATE TABLE http_origins (
+        tenant_id  INTEGER NOT NULL REFERENCES tenants(id) ON DELETE CASCADE,
+        origin     TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, origin)
+    );
+    "#,
+    // 8: SNS topics per tenant, their subscriptions, and the delivery outbox: one row per
     //    published message and subscription, retried until delivered (or given up), so
     //    delivery is at least once across restarts. `topic_messages` stays the record of what
     //    was published.

@@ -166,6 +166,41 @@ fn several_workloads_and_client_counts_give_a_line_each() {
 }
 
 #[test]
+fn queue_and_table_workloads_do_every_operation() {
+    let server = Server::start("services");
+    let (code, lines) = bench(
+        &server,
+        &[
+            "--workload",
+            "sqs-cycle,dynamodb-put-get",
+            "--clients",
+            "2",
+            "--count",
+            "10",
+        ],
+    );
+    assert_eq!(code, Some(0), "{lines:#?}");
+    let seen: Vec<(&str, &str, u64, u64)> = lines
+        .iter()
+        .map(|r| {
+            (
+                r["workload"].as_str().unwrap(),
+                r["unit"].as_str().unwrap(),
+                r["ok"].as_u64().unwrap(),
+                r["errors"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("sqs-cycle", "cycles/s", 10, 0),
+            ("dynamodb-put-get", "pairs/s", 10, 0)
+        ]
+    );
+}
+
+#[test]
 fn a_wrong_secret_is_reported_as_a_failed_setup_with_the_signature_error() {
     let server = Server::start("badkey");
     let (code, lines) = bench(

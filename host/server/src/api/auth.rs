@@ -75,6 +75,8 @@ fn service_for(path: &str, target: Option<&str>) -> &'static str {
         "sqs"
     } else if target.starts_with(super::dynamodb::TARGET_PREFIX) {
         "dynamodb"
+    } else if target.starts_with(super::events::TARGET_PREFIX) {
+        "events"
     } else {
         "states"
     }

@@ -1,20 +1,28 @@
 //! The built-in SQS and DynamoDB as Task states and guests reach them: the engine's service
 //! integrations call the same code the API serves, and the guests' `kv` and `queue`
 //! capabilities are the same tables and queues, so a workflow, a guest and a boto3 client all
-//! see one set of queues and tables.
+//! see one set of queues and tables. Also HTTP tasks (`http:invoke`): the host adds the
+//! connection's credentials, and only origins the tenant is allowed are called.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::time::Duration;
+
+use sandflow_core::Failure;
+use sandflow_core::error::names;
+use sandflow_core::http_task::{self, HttpInvoke};
+use sandflow_core::run::TaskOutcome;
 use sandflow_core::services::{Service, ServiceError};
 use sandflow_engine::tasks::BoxFuture;
 use sandflow_engine::{Caller, Services};
 use sandflow_runtime::services::{
     BackendError, BoxFuture as KvFuture, KvStore, Namespace, QueueMessage, QueueStore,
 };
-use sandflow_store::{Store, queues, tables, tenants};
+use sandflow_store::{Store, connections, http_origins, queues, tables, tenants};
 use serde_json::{Value, json};
 
 use super::{dynamodb, sqs, store_write};
+use crate::tenancy::Sealer;
 
 /// Queue URLs a workflow is given (GetQueueUrl, CreateQueue) name this host; any host works
 /// when they are used, since only the account and name count.
@@ -22,10 +30,202 @@ const QUEUE_HOST: &str = "localhost";
 
 #[derive(Clone)]
 pub struct BuiltinServices {
-    pub store: Store,
+    store: Store,
+    /// Opens connections' secrets for HTTP tasks.
+    sealer: Sealer,
+    http: reqwest::Client,
+}
+
+/// How long an HTTP task waits for its answer (Step Functions: 60 s).
+const HTTP_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most of an HTTP answer read; larger outputs fail with States.DataLimitExceeded anyway.
+const MAX_HTTP_BODY: usize = 4 * 1024 * 1024;
+
+impl BuiltinServices {
+    pub fn new(store: Store, sealer: Sealer) -> BuiltinServices {
+        let http = reqwest::Client::builder()
+            // Each hop would need its own allowlist check; none are followed.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(HTTP_TIMEOUT)
+            .build()
+            .expect("an HTTP client with default TLS");
+        BuiltinServices {
+            store,
+            sealer,
+            http,
+        }
+    }
+
+    /// An HTTP task's call with its connection's credentials, to an origin the tenant allows.
+    async fn http(&self, caller: &Caller, params: &Value) -> Result<Value, Failure> {
+        let call = HttpInvoke::from_task(params)?;
+        let runtime = |m: String| Failure::new(names::RUNTIME, m);
+        let origin = http_task::origin(&call.endpoint)
+            .ok_or_else(|| runtime(format!("'{}' has no usable origin.", call.endpoint)))?;
+        let (tenant, arn, o) = (
+            caller.tenant_id,
+            call.connection_arn.clone(),
+            origin.clone(),
+        );
+        let (connection, allowed) = self
+            .store
+            .read(|c| {
+                Ok((
+                    connections::by_arn(c, tenant, &arn)?,
+                    http_origins::allowed(c, tenant, &o)?,
+                ))
+            })
+            .map_err(|e| runtime(e.to_string()))?;
+        let connection = connection.ok_or_else(|| {
+            runtime(format!(
+                "The connection {} does not exist.",
+                call.connection_arn
+            ))
+        })?;
+        if !allowed {
+            return Err(runtime(format!(
+                "HTTP tasks of this tenant may not call {origin}; an operator allows it with `sandflow tenant http-allow TENANT {origin}`."
+            )));
+        }
+        let secrets: Value = self
+            .sealer
+            .unseal(&connection.arn, &connection.sealed)
+            .ok()
+            .and_then(|s| serde_json::from_str(&s).ok())
+            .ok_or_else(|| runtime("The connection's credentials cannot be read.".into()))?;
+        let request = self.http_request(&call, &secrets);
+        let answer = request
+            .send()
+            .await
+            .map_err(|e| http_task::socket_failure(e.to_string()))?;
+        let status = answer.status();
+        let headers: Vec<(String, String)> = answer
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let mut body = Vec::new();
+        let mut answer = answer;
+        while let Some(chunk) = answer
+            .chunk()
+            .await
+            .map_err(|e| http_task::socket_failure(e.to_string()))?
+        {
+            body.extend_from_slice(&chunk);
+            if body.len() > MAX_HTTP_BODY {
+                return Err(Failure::new(
+                    names::DATA_LIMIT_EXCEEDED,
+                    format!("The HTTP answer is larger than {MAX_HTTP_BODY} bytes."),
+                ));
+            }
+        }
+        let out = http_task::output(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or(""),
+            &headers,
+            &body,
+        );
+        if status.is_success() {
+            Ok(out)
+        } else {
+            Err(http_task::status_failure(status.as_u16(), &out))
+        }
+    }
+
+    /// The request: the task's method, URL, headers and body, then the connection's
+    /// parameters (which win over the task's) and its authorization.
+    fn http_request(&self, call: &HttpInvoke, secrets: &Value) -> reqwest::RequestBuilder {
+        let pairs = |key: &str| -> Vec<(String, String)> {
+            secrets
+                .pointer(&format!("/InvocationHttpParameters/{key}"))
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| {
+                    Some((
+                        p.get("Key")?.as_str()?.to_string(),
+                        p.get("Value")?.as_str()?.to_string(),
+                    ))
+                })
+                .collect()
+        };
+        let mut query = call.query.clone();
+        query.extend(pairs("QueryStringParameters"));
+        let url = http_task::with_query(&call.endpoint, &query);
+        let method =
+            reqwest::Method::from_bytes(call.method.as_bytes()).unwrap_or(reqwest::Method::GET);
+        let mut req = self.http.request(method, url);
+        let mut headers: Vec<(String, String)> = call.headers.clone();
+        if let Some((_, Some(ty))) = &call.body {
+            headers.push(("content-type".into(), ty.to_string()));
+        }
+        headers.extend(pairs("HeaderParameters"));
+        if let (Some(user), Some(password)) = (
+            secrets
+                .pointer("/BasicAuthParameters/Username")
+                .and_then(Value::as_str),
+            secrets
+                .pointer("/BasicAuthParameters/Password")
+                .and_then(Value::as_str),
+        ) {
+            let token = STANDARD.encode(format!("{user}:{password}"));
+            headers.push(("authorization".into(), format!("Basic {token}")));
+        }
+        if let (Some(name), Some(value)) = (
+            secrets
+                .pointer("/ApiKeyAuthParameters/ApiKeyName")
+                .and_then(Value::as_str),
+            secrets
+                .pointer("/ApiKeyAuthParameters/ApiKeyValue")
+                .and_then(Value::as_str),
+        ) {
+            headers.push((name.to_string(), value.to_string()));
+        }
+        // Later entries (the connection's) replace earlier ones of the same name.
+        let mut map = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            if let (Ok(n), Ok(v)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                reqwest::header::HeaderValue::from_str(&value),
+            ) {
+                map.insert(n, v);
+            }
+        }
+        req = req.headers(map);
+        let body_params = pairs("BodyParameters");
+        match &call.body {
+            Some((text, Some("application/json"))) if !body_params.is_empty() => {
+                let mut body: Value = serde_json::from_str(text).unwrap_or(Value::Null);
+                if let Some(m) = body.as_object_mut() {
+                    for (k, v) in body_params {
+                        m.insert(k, Value::String(v));
+                    }
+                }
+                req = req.body(body.to_string());
+            }
+            Some((text, _)) => req = req.body(text.clone()),
+            None => {}
+        }
+        req
+    }
 }
 
 impl Services for BuiltinServices {
+    fn http_invoke(&self, caller: &Caller, params: Value) -> BoxFuture<TaskOutcome> {
+        let (this, caller) = (self.clone(), caller.clone());
+        Box::pin(async move {
+            match this.http(&caller, &params).await {
+                Ok(out) => TaskOutcome::Succeeded(out),
+                Err(f) => TaskOutcome::Failed(f),
+            }
+        })
+    }
+
     fn call(
         &self,
         caller: &Caller,

@@ -707,7 +707,13 @@ async fn invoke(
         .functions()
         .run(&caller, &name, payload, None, None)
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|e| match e {
+            WasmError::Throttled(m) => {
+                ApiError::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequestsException", m)
+                    .with("Reason", json!("ConcurrentInvocationLimitExceeded"))
+            }
+            other => ApiError::internal(other),
+        })?
         .ok_or_else(|| not_found(&caller, &name))?;
     let (body, function_error) = match &report.outcome {
         Outcome::Succeeded { output } => (output.clone(), false),

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod builtin;
 pub mod dynamodb;
 pub mod errors;
+pub mod events;
 pub mod lambda;
 pub mod metrics;
 pub mod params;
@@ -67,6 +68,7 @@ pub struct Options {
     /// Ensure the `--dev` tenant (account 000000000000, key test/test).
     pub dev: bool,
     pub activity_poll: Duration,
+    pub task_quotas: sandflow_engine::TaskQuotas,
     pub sns: sns::SnsOptions,
 }
 
@@ -75,6 +77,7 @@ impl Default for Options {
         Options {
             dev: false,
             activity_poll: Duration::from_secs(60),
+            task_quotas: Default::default(),
             sns: sns::SnsOptions::default(),
         }
     }
@@ -89,9 +92,7 @@ impl AppState {
         if opts.dev {
             tenancy::ensure_dev(&store, &sealer)?;
         }
-        let builtin = Arc::new(builtin::BuiltinServices {
-            store: store.clone(),
-        });
+        let builtin = Arc::new(builtin::BuiltinServices::new(store.clone(), sealer.clone()));
         let kv: Arc<dyn KvStore> = builtin.clone();
         let runtime = Runtime::new(
             RuntimeConfig {
@@ -101,7 +102,8 @@ impl AppState {
             kv.clone(),
             builtin.clone(),
         )?;
-        let functions = WasmFunctions::new(runtime, store.clone(), Arc::new(SystemClock));
+        let functions = WasmFunctions::new(runtime, store.clone(), Arc::new(SystemClock))
+            .with_quotas(opts.task_quotas);
         let engine = Engine::start(
             store.clone(),
             Arc::new(functions.clone()),
@@ -241,8 +243,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// `POST /` serves three AWS JSON 1.0 APIs, told apart by the `X-Amz-Target` prefix, and
-/// SNS's form-encoded query protocol (no target).
+/// `POST /` serves the AWS JSON APIs, told apart by the `X-Amz-Target` prefix, and SNS's
+/// form-encoded query protocol (no target).
 async fn root(
     State(state): State<AppState>,
     Extension(caller): Extension<Caller>,
@@ -259,6 +261,8 @@ async fn root(
         sqs::handle(state, caller, action, &headers, &body).await
     } else if let Some(action) = target.strip_prefix(dynamodb::TARGET_PREFIX) {
         dynamodb::handle(state, caller, action, &body).await
+    } else if let Some(action) = target.strip_prefix(events::TARGET_PREFIX) {
+        events::handle(state, caller, action, &body).await
     } else if method == axum::http::Method::POST && sns::is_query(&headers) {
         sns::handle(state, caller, &body).await
     } else {
@@ -291,6 +295,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
                 sfn::TARGET_PREFIX,
                 sqs::TARGET_PREFIX,
                 dynamodb::TARGET_PREFIX,
+                events::TARGET_PREFIX,
             ]
             .iter()
             .find_map(|p| t.strip_prefix(p))

@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use sandflow_core::http_task::origin;
 use sandflow_engine::Caller;
 use sandflow_engine::topics::PUBLISHED;
 use sandflow_store::Store;
@@ -55,24 +56,27 @@ pub struct SnsOptions {
 }
 
 impl SnsOptions {
-    /// Whether `url`'s origin is allowed.
-    pub fn allows(&self, url: &str) -> bool {
-        origin(url).is_some_and(|o| {
-            self.http_allow
-                .iter()
-                .any(|a| a.trim_end_matches('/').eq_ignore_ascii_case(&o))
-        })
+    /// Whether an http(s) subscription of `tenant_id` may deliver to `url`: its origin is
+    /// allowed server-wide (`--sns-http-allow`) or for the tenant (`sandflow tenant
+    /// http-allow`, the HTTP tasks' allowlist).
+    pub fn allows(
+        &self,
+        c: &sandflow_store::Connection,
+        tenant_id: i64,
+        url: &str,
+    ) -> sandflow_store::Result<bool> {
+        let Some(o) = origin(url) else {
+            return Ok(false);
+        };
+        if self
+            .http_allow
+            .iter()
+            .any(|a| origin(a.trim_end_matches('/')).as_deref() == Some(o.as_str()))
+        {
+            return Ok(true);
+        }
+        sandflow_store::http_origins::allowed(c, tenant_id, &o)
     }
-}
-
-/// `scheme://host[:port]` of an http(s) URL.
-fn origin(url: &str) -> Option<String> {
-    let (scheme, rest) = url.split_once("://")?;
-    if !matches!(scheme, "http" | "https") {
-        return None;
-    }
-    let authority = rest.split(['/', '?', '#']).next()?;
-    (!authority.is_empty() && !authority.contains('@')).then(|| format!("{scheme}://{authority}"))
 }
 
 /// An SNS error: the query code (`NotFound`), message and status.
@@ -607,13 +611,6 @@ impl Req<'_> {
                         "Invalid parameter: Endpoint Reason: Endpoint must match the specified protocol",
                     ));
                 }
-                if !self.opts.allows(endpoint) {
-                    return Err(invalid(format!(
-                        "Invalid parameter: Endpoint Reason: this server does not deliver to {} \
-                         (allow it with `sandflow serve --sns-http-allow ORIGIN`)",
-                        origin(endpoint).unwrap_or_default()
-                    )));
-                }
                 Ok(endpoint.to_string())
             }
             "email" | "email-json" => {
@@ -641,6 +638,17 @@ impl Req<'_> {
         self.subscription_attributes(&protocol, &attrs)?;
         self.form.bool("ReturnSubscriptionArn")?;
         let topic = self.topic(topic_arn).await?;
+        if protocol.starts_with("http") {
+            let (opts, tenant, url) = (self.opts.clone(), self.caller.tenant_id, endpoint.clone());
+            if !self.read(move |c| opts.allows(c, tenant, &url)).await? {
+                return Err(invalid(format!(
+                    "Invalid parameter: Endpoint Reason: this server does not deliver to {} \
+                     (an operator allows it with `sandflow tenant http-allow TENANT ORIGIN` or \
+                     `sandflow serve --sns-http-allow ORIGIN`)",
+                    origin(&endpoint).unwrap_or_default()
+                )));
+            }
+        }
         let new = NewSubscription {
             tenant_id: self.caller.tenant_id,
             topic_id: topic.id,

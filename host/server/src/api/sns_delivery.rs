@@ -120,7 +120,11 @@ async fn deliver(
     match sub.protocol.as_str() {
         "sqs" => to_queue(store, d).await,
         "http" | "https" => {
-            if !opts.allows(&sub.endpoint) {
+            let (o, tenant, url) = (opts.clone(), sub.tenant_id, sub.endpoint.clone());
+            let allowed = store_read(store, move |c| o.allows(c, tenant, &url))
+                .await
+                .map_err(|e| e.message)?;
+            if !allowed {
                 return Err(format!("{} is no longer allowed", sub.endpoint));
             }
             to_http(http, d).await

@@ -15,6 +15,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::builtin::BuiltinServices;
 use crate::api::{dynamodb, sqs};
+use crate::tenancy::Sealer;
 
 /// The queue URL placeholder of the recordings.
 const QUEUE_URL: &str = "<sqs_queue_url>";
@@ -63,9 +64,10 @@ impl Fixture {
         let fixture = Fixture {
             runtime,
             store: store.clone(),
-            services: Arc::new(BuiltinServices {
-                store: store.clone(),
-            }),
+            services: Arc::new(BuiltinServices::new(
+                store.clone(),
+                Sealer::open(dir.path()).map_err(|e| e.to_string())?,
+            )),
             caller,
             _dir: dir,
         };

@@ -228,3 +228,213 @@ async fn another_tenants_queue_is_not_reachable_from_a_workflow() {
     assert_eq!(d["status"], "FAILED", "{d}");
     assert_eq!(d["error"], "Sqs.QueueDoesNotExistException");
 }
+
+#[tokio::test]
+async fn nested_workflows_start_wait_and_fail_as_on_aws() {
+    let e = env().await;
+    let double = json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+        "Parameters": {"doubled.$": "States.MathAdd($.n, $.n)"}, "End": true}}});
+    let boom =
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Boom", "Cause": "no"}}});
+    let child = create(&e.app, "double", &double.to_string(), "STANDARD").await;
+    let quick = create(&e.app, "double-express", &double.to_string(), "EXPRESS").await;
+    let failing = create(&e.app, "boom", &boom.to_string(), "STANDARD").await;
+    let def = json!({"StartAt": "Sync2", "States": {
+        "Sync2": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                  "Parameters": {"StateMachineArn": child, "Input": {"n.$": "$.n"}},
+                  "ResultSelector": {"out.$": "$.Output", "status.$": "$.Status"},
+                  "ResultPath": "$.sync2", "Next": "Sync"},
+        "Sync": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                 "Parameters": {"StateMachineArn": quick, "Input": {"n": 5}},
+                 "ResultSelector": {"out.$": "$.Output"},
+                 "ResultPath": "$.sync", "Next": "Start"},
+        "Start": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                  "Parameters": {"StateMachineArn": child, "Input": "{\"n\": 1}", "Name": "fire-and-forget"},
+                  "ResultSelector": {"arn.$": "$.ExecutionArn"},
+                  "ResultPath": "$.started", "Next": "Fails"},
+        "Fails": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                  "Parameters": {"StateMachineArn": failing},
+                  "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.caught", "Next": "Missing"}],
+                  "End": true},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                    "Parameters": {"StateMachineArn": sm("nope")},
+                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.missing", "Next": "Done"}],
+                    "End": true},
+        "Done": {"Type": "Succeed"}}});
+    let parent = create(&e.app, "parent", &def.to_string(), "STANDARD").await;
+    let d = run_to_end(&e.app, &parent, json!({"n": 21})).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out = output(&d);
+    assert_eq!(
+        out["sync2"],
+        json!({"out": {"doubled": 42}, "status": "SUCCEEDED"})
+    );
+    assert_eq!(
+        out["sync"]["out"], r#"{"doubled":10}"#,
+        "`.sync` keeps Output as text"
+    );
+    assert_eq!(
+        out["started"]["arn"],
+        "arn:aws:states:us-east-1:000000000000:execution:double:fire-and-forget"
+    );
+    assert_eq!(out["caught"]["Error"], "States.TaskFailed");
+    let cause: Value = serde_json::from_str(out["caught"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        (cause["Status"].as_str(), cause["Error"].as_str()),
+        (Some("FAILED"), Some("Boom"))
+    );
+    assert_eq!(
+        out["missing"]["Error"],
+        "StepFunctions.StateMachineDoesNotExistException"
+    );
+    // The children are ordinary executions of their machines.
+    let listed = call(&e.app, "ListExecutions", json!({"stateMachineArn": child})).await;
+    assert_eq!(
+        listed["executions"].as_array().unwrap().len(),
+        2,
+        "{listed}"
+    );
+}
+
+/// A local HTTP service that records what it was sent and answers by path.
+async fn recording_service() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
+    use axum::extract::{Request, State};
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    async fn record(
+        State(seen): State<std::sync::Arc<std::sync::Mutex<Vec<Value>>>>,
+        req: Request,
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
+        let (parts, body) = req.into_parts();
+        let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+        let headers: serde_json::Map<String, Value> = parts
+            .headers
+            .iter()
+            .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap())))
+            .collect();
+        seen.lock().unwrap().push(json!({
+            "method": parts.method.as_str(),
+            "uri": parts.uri.to_string(),
+            "headers": headers,
+            "body": String::from_utf8_lossy(&body),
+        }));
+        if parts.uri.path() == "/missing" {
+            (StatusCode::NOT_FOUND, "no such order").into_response()
+        } else {
+            axum::Json(json!({"accepted": true})).into_response()
+        }
+    }
+    let app = Router::new().fallback(record).with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (origin, seen)
+}
+
+#[tokio::test]
+async fn http_tasks_call_allowed_origins_with_the_connections_secrets() {
+    let e = env().await;
+    let (origin, seen) = recording_service().await;
+    let created = service(
+        &e,
+        "events",
+        "AWSEvents.CreateConnection",
+        json!({"Name": "payments", "AuthorizationType": "API_KEY",
+               "AuthParameters": {
+                   "ApiKeyAuthParameters": {"ApiKeyName": "x-api-key", "ApiKeyValue": "k-s3cret"},
+                   "InvocationHttpParameters": {
+                       "HeaderParameters": [{"Key": "x-shop", "Value": "north", "IsValueSecret": false}],
+                       "QueryStringParameters": [{"Key": "sig", "Value": "q-s3cret", "IsValueSecret": true}]}}}),
+    )
+    .await;
+    let connection = created["ConnectionArn"].as_str().unwrap().to_string();
+    assert!(connection.starts_with("arn:aws:events:us-east-1:000000000000:connection/payments/"));
+    let described = service(
+        &e,
+        "events",
+        "AWSEvents.DescribeConnection",
+        json!({"Name": "payments"}),
+    )
+    .await;
+    assert_eq!(described["ConnectionState"], "AUTHORIZED");
+    assert!(!described.to_string().contains("s3cret"), "{described}");
+
+    let def = json!({"StartAt": "Charge", "States": {
+        "Charge": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+                   "Parameters": {"ApiEndpoint": format!("{origin}/charges"), "Method": "POST",
+                                  "Authentication": {"ConnectionArn": connection},
+                                  "Headers": {"x-order.$": "$.id"},
+                                  "QueryParameters": {"mode": "test"},
+                                  "RequestBody": {"amount.$": "$.amount"}},
+                   "ResultSelector": {"body.$": "$.ResponseBody", "code.$": "$.StatusCode"},
+                   "ResultPath": "$.charge", "Next": "Lookup"},
+        "Lookup": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+                   "Parameters": {"ApiEndpoint": format!("{origin}/missing"), "Method": "GET",
+                                  "Authentication": {"ConnectionArn": connection}},
+                   "Catch": [{"ErrorEquals": ["States.Http.StatusCode.404"], "ResultPath": "$.lookup", "Next": "Done"}],
+                   "End": true},
+        "Done": {"Type": "Succeed"}}});
+    let arn = create(&e.app, "pay", &def.to_string(), "STANDARD").await;
+
+    // Nothing is allowed until the operator allows the origin.
+    let d = run_to_end(&e.app, &arn, json!({"id": "o-9", "amount": 12})).await;
+    assert_eq!(d["status"], "FAILED", "{d}");
+    assert_eq!(d["error"], "States.Runtime");
+    assert!(
+        d["cause"]
+            .as_str()
+            .unwrap()
+            .contains("sandflow tenant http-allow"),
+        "{d}"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+
+    let allowed =
+        tenancy::http_allow(e.state.store(), "dev", std::slice::from_ref(&origin), &[]).unwrap();
+    assert_eq!(allowed["httpOrigins"], json!([origin]));
+    let d = run_to_end(&e.app, &arn, json!({"id": "o-9", "amount": 12})).await;
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out = output(&d);
+    assert_eq!(
+        out["charge"],
+        json!({"body": {"accepted": true}, "code": 200})
+    );
+    assert_eq!(out["lookup"]["Error"], "States.Http.StatusCode.404");
+    let cause: Value = serde_json::from_str(out["lookup"]["Cause"].as_str().unwrap()).unwrap();
+    assert_eq!(cause["ResponseBody"], "no such order");
+
+    let requests = seen.lock().unwrap().clone();
+    let charge = &requests[0];
+    assert_eq!(charge["method"], "POST");
+    assert_eq!(charge["uri"], "/charges?mode=test&sig=q-s3cret");
+    assert_eq!(charge["headers"]["x-api-key"], "k-s3cret");
+    assert_eq!(charge["headers"]["x-shop"], "north");
+    assert_eq!(charge["headers"]["x-order"], "o-9");
+    assert_eq!(charge["headers"]["content-type"], "application/json");
+    assert_eq!(charge["body"], r#"{"amount":12}"#);
+
+    // The secrets are in no history event.
+    let exec = d["executionArn"].as_str().unwrap();
+    let history = call(
+        &e.app,
+        "GetExecutionHistory",
+        json!({"executionArn": exec, "maxResults": 1000}),
+    )
+    .await;
+    assert!(!history.to_string().contains("s3cret"));
+
+    // Another tenant cannot use the connection, and a deleted one is gone.
+    service(
+        &e,
+        "events",
+        "AWSEvents.DeleteConnection",
+        json!({"Name": "payments"}),
+    )
+    .await;
+    let d = run_to_end(&e.app, &arn, json!({"id": "o-10", "amount": 1})).await;
+    assert_eq!(d["status"], "FAILED");
+    assert!(
+        d["cause"].as_str().unwrap().contains("does not exist"),
+        "{d}"
+    );
+}

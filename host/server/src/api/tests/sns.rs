@@ -308,6 +308,24 @@ async fn bad_requests_get_sns_errors_never_a_500() {
     )
     .await;
     assert!(m.contains("--sns-http-allow"), "{m}");
+    // The tenant's HTTP-task allowlist lets it subscribe that origin.
+    e.state
+        .store()
+        .write(|c| {
+            let (t, _) = sandflow_store::tenants::by_key(c, "test")?.expect("the dev tenant");
+            sandflow_store::http_origins::allow(c, t.id, "http://127.0.0.1:9")
+        })
+        .unwrap();
+    sns(
+        &e.app,
+        "Subscribe",
+        &[
+            ("TopicArn", TOPIC),
+            ("Protocol", "http"),
+            ("Endpoint", "http://127.0.0.1:9/x"),
+        ],
+    )
+    .await;
     sns_fails(
         &e.app,
         "Subscribe",
