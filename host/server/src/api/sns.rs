@@ -636,6 +636,7 @@ impl Req<'_> {
         let endpoint = self.endpoint(&protocol, self.form.get("Endpoint"))?;
         let attrs = self.form.map("Attributes");
         self.subscription_attributes(&protocol, &attrs)?;
+        // Only checked: subscriptions are confirmed at once, so the ARN is always returned.
         self.form.bool("ReturnSubscriptionArn")?;
         let topic = self.topic(topic_arn).await?;
         if protocol.starts_with("http") {
