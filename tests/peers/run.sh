@@ -233,7 +233,8 @@ def ratio(key, row):
         return "-"
     return f'{a["per_second"] / b["per_second"]:,.0f}x'
 
-units = {"standard": "executions/s, start latency"}
+units = {"standard": "executions/s, start latency", "sqs-cycle": "send+receive+delete cycles/s",
+         "dynamodb-put-get": "put+get pairs/s"}
 print("| workload | clients | Sandflow | moto | LocalStack | Sandflow/moto | Sandflow/LocalStack |")
 print("|---|---|---|---|---|---|---|")
 for row in order:

@@ -179,38 +179,51 @@ pub fn parse_response_body(body: &str) -> Value {
     serde_json::from_str(body).unwrap_or_else(|_| Value::String(body.to_string()))
 }
 
+/// `body` (an object) with the `SdkHttpMetadata` and `SdkResponseMetadata` the Java SDK v1
+/// reports for an HTTP 200 answer with `headers` (each a one-item list in `AllHttpHeaders`).
+pub fn with_sdk_metadata(body: Value, headers: &[(&str, &str)], request_id: &str) -> Value {
+    let mut all = serde_json::Map::new();
+    let mut plain = serde_json::Map::new();
+    for (name, value) in headers {
+        all.insert(name.to_string(), json!([value]));
+        plain.insert(name.to_string(), json!(value));
+    }
+    let mut out = match body {
+        Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    out.insert(
+        "SdkHttpMetadata".into(),
+        json!({"AllHttpHeaders": all, "HttpHeaders": plain, "HttpStatusCode": 200}),
+    );
+    out.insert(
+        "SdkResponseMetadata".into(),
+        json!({"RequestId": request_id}),
+    );
+    Value::Object(out)
+}
+
 /// The `lambda:invoke` task result for a successful call returning `body`.
 pub fn invoke_response(body: &str, executed_version: &str, meta: &InvokeMeta) -> Value {
     let length = body.len().to_string();
-    json!({
-        "ExecutedVersion": executed_version,
-        "Payload": parse_response_body(body),
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "X-Amz-Executed-Version": [executed_version],
-                "x-amzn-Remapped-Content-Length": ["0"],
-                "Connection": ["keep-alive"],
-                "x-amzn-RequestId": [meta.request_id],
-                "Content-Length": [length],
-                "Date": [meta.date],
-                "X-Amzn-Trace-Id": [meta.trace_id],
-                "Content-Type": ["application/json"],
-            },
-            "HttpHeaders": {
-                "Connection": "keep-alive",
-                "Content-Length": length,
-                "Content-Type": "application/json",
-                "Date": meta.date,
-                "X-Amz-Executed-Version": executed_version,
-                "x-amzn-Remapped-Content-Length": "0",
-                "x-amzn-RequestId": meta.request_id,
-                "X-Amzn-Trace-Id": meta.trace_id,
-            },
-            "HttpStatusCode": 200,
-        },
-        "SdkResponseMetadata": {"RequestId": meta.request_id},
-        "StatusCode": 200,
-    })
+    with_sdk_metadata(
+        json!({
+            "ExecutedVersion": executed_version,
+            "Payload": parse_response_body(body),
+            "StatusCode": 200,
+        }),
+        &[
+            ("X-Amz-Executed-Version", executed_version),
+            ("x-amzn-Remapped-Content-Length", "0"),
+            ("Connection", "keep-alive"),
+            ("x-amzn-RequestId", &meta.request_id),
+            ("Content-Length", &length),
+            ("Date", &meta.date),
+            ("X-Amzn-Trace-Id", &meta.trace_id),
+            ("Content-Type", "application/json"),
+        ],
+        &meta.request_id,
+    )
 }
 
 /// `$LATEST` unless the call names a published version.

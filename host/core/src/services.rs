@@ -8,10 +8,10 @@
 //! `DynamoDB.ConditionalCheckFailedException`, causes ending in `(Service: AmazonSQS; ...)`);
 //! AWS SDK integrations answer like SDK v2 (`DynamoDb.`, `Sqs.` error prefixes, `Md5Of...`).
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::Failure;
-use crate::lambda::InvokeMeta;
+use crate::lambda::{InvokeMeta, with_sdk_metadata};
 use crate::resource::{Pattern, Resource};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,37 +118,22 @@ impl Integration {
             ),
         };
         let length = length.to_string();
-        let mut all = Map::new();
-        let mut headers = Map::new();
-        let mut header = |name: &str, value: &str| {
-            all.insert(name.into(), json!([value]));
-            headers.insert(name.into(), json!(value));
-        };
+        let crc = crc32(body.to_string().as_bytes()).to_string();
+        let mut headers = Vec::new();
         if self.service == Service::DynamoDb {
-            header("Server", "Server");
-            header("Connection", "keep-alive");
-            header(
-                "x-amz-crc32",
-                &crc32(body.to_string().as_bytes()).to_string(),
-            );
+            headers.extend([
+                ("Server", "Server"),
+                ("Connection", "keep-alive"),
+                ("x-amz-crc32", crc.as_str()),
+            ]);
         }
-        header(request_id_header, &meta.request_id);
-        header("Content-Length", &length);
-        header("Date", &meta.date);
-        header("Content-Type", content_type);
-        let mut out = match body {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
-        out.insert(
-            "SdkHttpMetadata".into(),
-            json!({"AllHttpHeaders": all, "HttpHeaders": headers, "HttpStatusCode": 200}),
-        );
-        out.insert(
-            "SdkResponseMetadata".into(),
-            json!({"RequestId": meta.request_id}),
-        );
-        Value::Object(out)
+        headers.extend([
+            (request_id_header, meta.request_id.as_str()),
+            ("Content-Length", &length),
+            ("Date", &meta.date),
+            ("Content-Type", content_type),
+        ]);
+        with_sdk_metadata(body, &headers, &meta.request_id)
     }
 
     /// The task failure for the service's error.
@@ -279,6 +264,7 @@ fn crc32(bytes: &[u8]) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn integration(resource: &str) -> Integration {
         Integration::from_resource(&Resource::parse(resource)).expect("an integration")

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::Failure;
-use crate::lambda::InvokeMeta;
+use crate::lambda::{InvokeMeta, with_sdk_metadata};
 
 /// One Publish call, from the Task's effective parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -96,27 +96,17 @@ pub fn publish_response(message_id: &str, meta: &InvokeMeta) -> Value {
         meta.request_id
     );
     let length = body.len().to_string();
-    json!({
-        "MessageId": message_id,
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "x-amzn-RequestId": [meta.request_id],
-                "connection": ["keep-alive"],
-                "Content-Length": [length],
-                "Date": [meta.date],
-                "Content-Type": ["text/xml"],
-            },
-            "HttpHeaders": {
-                "connection": "keep-alive",
-                "Content-Length": length,
-                "Content-Type": "text/xml",
-                "Date": meta.date,
-                "x-amzn-RequestId": meta.request_id,
-            },
-            "HttpStatusCode": 200,
-        },
-        "SdkResponseMetadata": {"RequestId": meta.request_id},
-    })
+    with_sdk_metadata(
+        json!({"MessageId": message_id}),
+        &[
+            ("x-amzn-RequestId", &meta.request_id),
+            ("connection", "keep-alive"),
+            ("Content-Length", &length),
+            ("Date", &meta.date),
+            ("Content-Type", "text/xml"),
+        ],
+        &meta.request_id,
+    )
 }
 
 #[cfg(test)]

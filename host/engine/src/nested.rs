@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use sandflow_core::Failure;
 use sandflow_core::error::names;
 use sandflow_core::interp::TaskCall;
-use sandflow_core::lambda::InvokeMeta;
+use sandflow_core::lambda::{InvokeMeta, with_sdk_metadata};
 use sandflow_core::parse::MachineType;
 use sandflow_core::resource::Pattern;
 use sandflow_core::rng::{Rng, uuid_v4_from};
@@ -289,26 +289,16 @@ fn started_output(arn: &str, start_ms: i64, meta: &InvokeMeta, now: DateTime<Utc
     };
     let body = json!({"executionArn": arn, "startDate": start as f64 / 1000.0}).to_string();
     let length = body.len().to_string();
-    json!({
-        "ExecutionArn": arn,
-        "StartDate": epoch_ms(start),
-        "SdkHttpMetadata": {
-            "AllHttpHeaders": {
-                "x-amzn-RequestId": [meta.request_id],
-                "Content-Length": [length],
-                "Date": [meta.date],
-                "Content-Type": ["application/x-amz-json-1.0"],
-            },
-            "HttpHeaders": {
-                "Content-Length": length,
-                "Content-Type": "application/x-amz-json-1.0",
-                "Date": meta.date,
-                "x-amzn-RequestId": meta.request_id,
-            },
-            "HttpStatusCode": 200,
-        },
-        "SdkResponseMetadata": {"RequestId": meta.request_id},
-    })
+    with_sdk_metadata(
+        json!({"ExecutionArn": arn, "StartDate": epoch_ms(start)}),
+        &[
+            ("x-amzn-RequestId", &meta.request_id),
+            ("Content-Length", &length),
+            ("Date", &meta.date),
+            ("Content-Type", "application/x-amz-json-1.0"),
+        ],
+        &meta.request_id,
+    )
 }
 
 #[cfg(test)]
