@@ -54,9 +54,6 @@ for app in "$here"/python/*/; do
 done
 
 # --- JavaScript (componentize-js) ---
-# Off unless SANDFLOW_BUILD_JS=1: on a fresh clone componentize-js 0.23 cannot resolve the SDK
-# import (sdk/js/sandflow.js) inside wizer, so the JS guest does not build yet (issue 4).
-if [[ "${SANDFLOW_BUILD_JS:-0}" == 1 ]]; then
 need node "Node.js"
 js_sdk="$here/../sdk/js"
 [[ -d "$js_sdk/node_modules/@bytecodealliance/componentize-js" ]] ||
@@ -68,6 +65,5 @@ for src in "$here"/js/*/; do
         node "$js_sdk/build.mjs" "$main" "$out/$name.wasm"
     fi
 done
-fi
 
 echo "guests built in $out"
