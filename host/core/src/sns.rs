@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use crate::Failure;
 use crate::lambda::{InvokeMeta, with_sdk_metadata};
+use crate::run::TaskOutcome;
 
 /// One Publish call, from the Task's effective parameters.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,6 +110,40 @@ pub fn publish_response(message_id: &str, meta: &InvokeMeta) -> Value {
     )
 }
 
+/// The `aws-sdk:sns:publish` form of an outcome: the bare answer (`MessageId`), and errors
+/// named and worded as SDK v2 does (`Sns.NotFoundException`).
+pub fn as_sdk_v2(outcome: TaskOutcome) -> TaskOutcome {
+    match outcome {
+        TaskOutcome::Succeeded(v) => {
+            TaskOutcome::Succeeded(json!({"MessageId": v.get("MessageId").cloned()}))
+        }
+        TaskOutcome::Failed(f) => {
+            let Some(name) = f.error.strip_prefix("SNS.") else {
+                return TaskOutcome::Failed(f);
+            };
+            let cause = f.cause.unwrap_or_default();
+            // "MESSAGE (Service: AmazonSNS; Status Code: N; Error Code: C; Request ID: R; Proxy: null)"
+            let (message, details) = cause
+                .split_once(" (Service: AmazonSNS; ")
+                .unwrap_or((&cause, ""));
+            let field = |key: &str| {
+                details
+                    .split("; ")
+                    .find_map(|p| p.strip_prefix(key))
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let v2 = format!(
+                "{message} (Service: Sns, Status Code: {}, Request ID: {})",
+                field("Status Code: "),
+                field("Request ID: ")
+            );
+            TaskOutcome::Failed(Failure::new(format!("Sns.{name}"), v2))
+        }
+        other => other,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +165,25 @@ mod tests {
         assert!(Publish::from_task(&json!({"Message": "m"}), "rid").is_err());
         let bad = Publish::from_task(&json!({"TopicArn": "nope", "Message": "m"}), "r").unwrap();
         assert_eq!(bad.topic_account(), None);
+    }
+
+    #[test]
+    fn the_sdk_form_is_bare_and_named_as_sdk_v2() {
+        let meta = InvokeMeta {
+            request_id: "r1".into(),
+            date: "d".into(),
+            trace_id: String::new(),
+        };
+        let ok = as_sdk_v2(TaskOutcome::Succeeded(publish_response("m1", &meta)));
+        assert_eq!(ok, TaskOutcome::Succeeded(json!({"MessageId": "m1"})));
+        let TaskOutcome::Failed(f) = as_sdk_v2(TaskOutcome::Failed(topic_not_found("r1"))) else {
+            panic!()
+        };
+        assert_eq!(f.error, "Sns.NotFoundException");
+        assert_eq!(
+            f.cause.as_deref(),
+            Some("Topic does not exist (Service: Sns, Status Code: 404, Request ID: r1)")
+        );
     }
 
     #[test]

@@ -109,8 +109,24 @@ impl Engine {
             Resource::Service {
                 service: "sns",
                 action: "publish",
+                pattern,
+            } => {
+                let published = self.publish(caller, call);
+                match pattern {
+                    Pattern::WaitForTaskToken => self.await_token(caller, call, published),
+                    _ => Completion::Now(published),
+                }
+            }
+            Resource::Service {
+                service: "aws-sdk:sns",
+                action: "publish",
                 pattern: Pattern::RequestResponse,
-            } => Completion::Now(self.publish(caller, call)),
+            } => {
+                let published = self.publish(caller, call);
+                Completion::Now(Box::pin(async move {
+                    sandflow_core::sns::as_sdk_v2(published.await)
+                }))
+            }
             Resource::Service {
                 service: "lambda",
                 action: "invoke",

@@ -637,6 +637,66 @@ async fn a_workflow_publishes_to_existing_topics_only() {
 }
 
 #[tokio::test]
+async fn publish_waits_for_its_token_and_the_sdk_form_answers_bare() {
+    let e = env().await;
+    sns(&e.app, "CreateTopic", &[("Name", "orders")]).await;
+    create_queue(&e, "q").await;
+    sns(
+        &e.app,
+        "Subscribe",
+        &[
+            ("TopicArn", TOPIC),
+            ("Protocol", "sqs"),
+            ("Endpoint", "arn:aws:sqs:us-east-1:000000000000:q"),
+        ],
+    )
+    .await;
+    let def = json!({"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish.waitForTaskToken",
+                "Parameters": {"TopicArn": TOPIC, "Message": {"token.$": "$$.Task.Token"}},
+                "ResultPath": "$.answer", "Next": "Sdk"},
+        "Sdk": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sns:publish",
+                "Parameters": {"TopicArn": TOPIC, "Message": "done"},
+                "ResultPath": "$.sdk", "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sns:publish",
+                    "Parameters": {"TopicArn": "arn:aws:sns:us-east-1:000000000000:nope", "Message": "x"},
+                    "Catch": [{"ErrorEquals": ["Sns.NotFoundException"], "ResultPath": "$.missing", "Next": "End"}],
+                    "End": true},
+        "End": {"Type": "Succeed"}}});
+    let arn = create(&e.app, "ask", &def.to_string(), "STANDARD").await;
+    let started = call(
+        &e.app,
+        "StartExecution",
+        json!({"stateMachineArn": arn, "input": "{}"}),
+    )
+    .await;
+    let got = receive(&e, "q").await;
+    let envelope: Value = serde_json::from_str(got["Body"].as_str().unwrap()).unwrap();
+    let message: Value = serde_json::from_str(envelope["Message"].as_str().unwrap()).unwrap();
+    call(
+        &e.app,
+        "SendTaskSuccess",
+        json!({"taskToken": message["token"], "output": r#"{"ok":true}"#}),
+    )
+    .await;
+    let exec = started["executionArn"].as_str().unwrap();
+    let mut d = Value::Null;
+    for _ in 0..250 {
+        d = call(&e.app, "DescribeExecution", json!({"executionArn": exec})).await;
+        if d["status"] != "RUNNING" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(d["status"], "SUCCEEDED", "{d}");
+    let out = super::integrations::output(&d);
+    assert_eq!(out["answer"], json!({"ok": true}));
+    let sdk = out["sdk"].as_object().unwrap();
+    assert_eq!(sdk.keys().collect::<Vec<_>>(), ["MessageId"], "{out}");
+    assert_eq!(out["missing"]["Error"], "Sns.NotFoundException");
+}
+
+#[tokio::test]
 async fn a_failed_delivery_is_retried_until_it_succeeds() {
     let e = env().await;
     sns(&e.app, "CreateTopic", &[("Name", "orders")]).await;
