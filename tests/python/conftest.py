@@ -8,11 +8,15 @@ import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
 import urllib.request
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.credentials import Credentials
 
 BIN = os.environ.get("SANDFLOW_BIN", "sandflow")
 REGION = "us-east-1"
@@ -96,3 +100,15 @@ def other(server):
     c = client(server, creds["accessKeyId"], creds["secretAccessKey"], region="eu-west-1")
     c.account = creds["accountId"]
     return c
+
+
+def signed(server, method, path, body=b"", headers=None, service="sns", key="test", secret="test"):
+    """A SigV4-signed request made by hand (what boto3 has no method for)."""
+    req = AWSRequest(method=method, url=server.url + path, data=body, headers=headers or {})
+    SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(req)
+    r = urllib.request.Request(req.url, data=body or None, method=method, headers=dict(req.headers))
+    try:
+        with urllib.request.urlopen(r, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()

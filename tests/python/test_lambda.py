@@ -12,7 +12,7 @@ import zipfile
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import BIN, client, free_port
+from conftest import BIN, client, free_port, signed
 
 ROLE = "arn:aws:iam::000000000000:role/sandflow"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -214,6 +214,12 @@ def test_demo_runs_every_path_and_takes_decisions(demo):
             for e in sfn.list_executions(stateMachineArn=machine)["executions"]}
     out_of_stock = sfn.describe_execution(executionArn=runs["out-of-stock"])
     assert out_of_stock["error"] == "OutOfStock", out_of_stock
+    # The out-of-stock mail: no SMTP relay in the demo, so it waits in the outbox.
+    st, body = signed(demo, "GET", "/sandflow/outbox")
+    assert st == 200, body
+    mails = [m for m in json.loads(body)["Messages"] if "ORD-1003" in m["Message"]]
+    assert mails, "the out-of-stock notification was published"
+    assert [(d["Protocol"], d["Endpoint"]) for d in mails[0]["Deliveries"]] == [("email", "orders@shop.example")]
 
     # One store: what the workflow and the guests wrote, boto3 reads.
     ddb = client(demo, service="dynamodb")

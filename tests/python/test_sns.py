@@ -13,12 +13,9 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from conftest import Server, client, free_port
+from conftest import Server, client, free_port, signed
 
 ACCOUNT = "000000000000"
 
@@ -43,18 +40,6 @@ def code(excinfo):
 
 def status(excinfo):
     return excinfo.value.response["ResponseMetadata"]["HTTPStatusCode"]
-
-
-def signed(server, method, path, body=b"", headers=None, service="sns", key="test", secret="test"):
-    """A SigV4-signed request made by hand (what boto3 has no method for)."""
-    req = AWSRequest(method=method, url=server.url + path, data=body, headers=headers or {})
-    SigV4Auth(Credentials(key, secret), service, "us-east-1").add_auth(req)
-    r = urllib.request.Request(req.url, data=body or None, method=method, headers=dict(req.headers))
-    try:
-        with urllib.request.urlopen(r, timeout=10) as resp:
-            return resp.status, resp.read()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read()
 
 
 def outbox(server, topic, **creds):

@@ -36,6 +36,8 @@ const TASKS: &[(&str, &[&str])] = &[
     ("request-approval", &["kv:approvals", "log"]),
     ("notify", &["queue:order-notifications"]),
 ];
+/// Who gets the out-of-stock mail (`%40` is `@`, form-encoded).
+const DEMO_MAIL: &str = "orders%40shop.example";
 const STOCK: &[(&str, u32)] = &[("BOOK-123", 10), ("MUG-7", 3), ("LAMP-9", 5)];
 
 fn repo() -> PathBuf {
@@ -249,6 +251,20 @@ async fn seed(state: &AppState, addr: SocketAddr, wasm_dir: &Path) -> Result<Str
     )
     .await
     .map_err(|e| format!("creating the order-notifications topic: {}", e.message))?;
+    // Out-of-stock mail for the shop; with no SMTP relay it waits in GET /sandflow/outbox.
+    let subscribe = format!(
+        "TopicArn=arn:aws:sns:{}:{}:order-notifications&Protocol=email&Endpoint={DEMO_MAIL}",
+        caller.region, caller.account
+    );
+    crate::api::sns::call(
+        state.store(),
+        state.sns(),
+        &caller,
+        "Subscribe",
+        &crate::api::sns::Form::parse(subscribe.as_bytes()),
+    )
+    .await
+    .map_err(|e| format!("subscribing {DEMO_MAIL}: {}", e.message))?;
 
     let ctx = Ctx {
         state: state.clone(),
