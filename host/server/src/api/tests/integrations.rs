@@ -20,7 +20,11 @@ pub(super) async fn run_to_end(app: &Router, arn: &str, input: Value) -> Value {
         json!({"stateMachineArn": arn, "input": input.to_string()}),
     )
     .await;
-    let exec = started["executionArn"].as_str().unwrap();
+    wait_done(app, started["executionArn"].as_str().unwrap()).await
+}
+
+/// DescribeExecution once the execution has ended (up to 5 s).
+pub(super) async fn wait_done(app: &Router, exec: &str) -> Value {
     for _ in 0..250 {
         let d = call(app, "DescribeExecution", json!({"executionArn": exec})).await;
         if d["status"] != "RUNNING" {
@@ -169,15 +173,7 @@ async fn send_message_waits_for_the_token_it_carries() {
         json!({"taskToken": body["token"], "output": r#"{"shipped":true}"#}),
     )
     .await;
-    let exec = started["executionArn"].as_str().unwrap();
-    let mut d = Value::Null;
-    for _ in 0..250 {
-        d = call(&e.app, "DescribeExecution", json!({"executionArn": exec})).await;
-        if d["status"] != "RUNNING" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let d = wait_done(&e.app, started["executionArn"].as_str().unwrap()).await;
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
     assert_eq!(output(&d), json!({"shipped": true}));
 

@@ -679,15 +679,7 @@ async fn publish_waits_for_its_token_and_the_sdk_form_answers_bare() {
         json!({"taskToken": message["token"], "output": r#"{"ok":true}"#}),
     )
     .await;
-    let exec = started["executionArn"].as_str().unwrap();
-    let mut d = Value::Null;
-    for _ in 0..250 {
-        d = call(&e.app, "DescribeExecution", json!({"executionArn": exec})).await;
-        if d["status"] != "RUNNING" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let d = super::integrations::wait_done(&e.app, started["executionArn"].as_str().unwrap()).await;
     assert_eq!(d["status"], "SUCCEEDED", "{d}");
     let out = super::integrations::output(&d);
     assert_eq!(out["answer"], json!({"ok": true}));
