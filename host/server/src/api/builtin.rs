@@ -272,11 +272,15 @@ impl Services for BuiltinServices {
 
 /// What a guest names is the tenant's own table or queue; the runtime puts the tenant id in
 /// the namespace.
-fn guest_caller(store: &Store, ns: &Namespace) -> Result<Caller, BackendError> {
-    let tenant_id: i64 = ns
-        .tenant
+fn tenant_id(ns: &Namespace) -> Result<i64, BackendError> {
+    ns.tenant
         .parse()
-        .map_err(|_| BackendError(format!("unknown tenant {}", ns.tenant)))?;
+        .map_err(|_| BackendError(format!("unknown tenant {}", ns.tenant)))
+}
+
+/// The caller the SQS and DynamoDB APIs need for a guest's call (its account is in queue URLs).
+fn guest_caller(store: &Store, ns: &Namespace) -> Result<Caller, BackendError> {
+    let tenant_id = tenant_id(ns)?;
     let tenant = store
         .read(|c| tenants::by_id(c, tenant_id))
         .map_err(|e| BackendError(e.to_string()))?
@@ -308,11 +312,10 @@ impl BuiltinServices {
         ns: &Namespace,
         key: &str,
     ) -> Result<Option<(tables::Table, tables::Key)>, BackendError> {
-        let caller = guest_caller(&self.store, ns)?;
-        let name = ns.name.clone();
+        let (tenant, name) = (tenant_id(ns)?, ns.name.clone());
         let Some(t) = self
             .store
-            .read(|c| tables::get(c, caller.tenant_id, &name))
+            .read(|c| tables::get(c, tenant, &name))
             .map_err(backend)?
         else {
             return Ok(None);
@@ -347,25 +350,25 @@ impl BuiltinServices {
 
     async fn sqs(
         &self,
-        ns: &Namespace,
+        caller: &Caller,
         action: &str,
         request: Value,
     ) -> Result<Value, BackendError> {
-        let caller = guest_caller(&self.store, ns)?;
         let Value::Object(p) = request else {
             unreachable!("requests are JSON objects")
         };
-        sqs::call(&self.store, caller, QUEUE_HOST.into(), action, p)
+        sqs::call(&self.store, caller.clone(), QUEUE_HOST.into(), action, p)
             .await
             .map_err(|e| BackendError(e.message))
     }
 
+    /// The URL of the guest's queue `ns.name` (created first when `create`), if it exists.
     async fn queue_url(
         &self,
+        caller: &Caller,
         ns: &Namespace,
         create: bool,
     ) -> Result<Option<String>, BackendError> {
-        let caller = guest_caller(&self.store, ns)?;
         let url = format!("http://{QUEUE_HOST}/{}/{}", caller.account, ns.name);
         let found = {
             let name = ns.name.clone();
@@ -378,7 +381,7 @@ impl BuiltinServices {
             if !create {
                 return Ok(None);
             }
-            self.sqs(ns, "CreateQueue", json!({"QueueName": ns.name}))
+            self.sqs(caller, "CreateQueue", json!({"QueueName": ns.name}))
                 .await?;
         }
         Ok(Some(url))
@@ -496,10 +499,11 @@ impl QueueStore for BuiltinServices {
         body: String,
     ) -> KvFuture<'a, Result<u64, BackendError>> {
         Box::pin(async move {
-            let url = self.queue_url(ns, true).await?.expect("created");
+            let caller = guest_caller(&self.store, ns)?;
+            let url = self.queue_url(&caller, ns, true).await?.expect("created");
             let sent = self
                 .sqs(
-                    ns,
+                    &caller,
                     "SendMessage",
                     json!({"QueueUrl": url, "MessageBody": body}),
                 )
@@ -517,12 +521,13 @@ impl QueueStore for BuiltinServices {
         max: usize,
     ) -> KvFuture<'a, Result<Vec<QueueMessage>, BackendError>> {
         Box::pin(async move {
-            let Some(url) = self.queue_url(ns, false).await? else {
+            let caller = guest_caller(&self.store, ns)?;
+            let Some(url) = self.queue_url(&caller, ns, false).await? else {
                 return Ok(Vec::new());
             };
             let got = self
                 .sqs(
-                    ns,
+                    &caller,
                     "ReceiveMessage",
                     json!({"QueueUrl": url, "MaxNumberOfMessages": max.clamp(1, 10)}),
                 )
@@ -531,7 +536,7 @@ impl QueueStore for BuiltinServices {
             for m in got["Messages"].as_array().into_iter().flatten() {
                 let receipt = m["ReceiptHandle"].clone();
                 self.sqs(
-                    ns,
+                    &caller,
                     "DeleteMessage",
                     json!({"QueueUrl": url, "ReceiptHandle": receipt}),
                 )
