@@ -85,7 +85,12 @@ impl Engine {
                         Action::ScheduleTask(call) => {
                             invocations += 1;
                             let arn = &exec.info().execution_arn;
-                            match self.start_task(caller, arn, &call) {
+                            let (tx, task) = (outcomes_tx.clone(), call.task);
+                            let submit: tasks::Submit = Box::new(move |output| {
+                                let _ = tx.send(Event::TaskSubmitted { task, output });
+                                Box::pin(async {})
+                            });
+                            match self.start_task(caller, arn, &call, submit) {
                                 Completion::Now(outcome) => {
                                     let tx = outcomes_tx.clone();
                                     tokio::spawn(async move {

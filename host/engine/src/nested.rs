@@ -19,7 +19,7 @@ use sandflow_core::rng::{Rng, uuid_v4_from};
 use sandflow_core::run::TaskOutcome;
 use serde_json::{Value, json};
 
-use crate::tasks::{BoxFuture, Caller};
+use crate::tasks::{BoxFuture, Caller, Submit};
 use crate::{Engine, Error, Finished, StartRequest};
 
 /// What the task asks to start.
@@ -142,6 +142,7 @@ impl Engine {
         parent_execution_arn: &str,
         call: &TaskCall,
         pattern: Pattern,
+        submit: Option<Submit>,
     ) -> BoxFuture<TaskOutcome> {
         let now = self.inner.clock.now();
         let mut rng = Rng::new(self.seed() ^ call.task);
@@ -158,7 +159,10 @@ impl Engine {
             };
             let name = child.name.clone().unwrap_or(derived);
             match pattern {
-                Pattern::Sync => match engine.run_child(&caller, &child, &name, &meta).await {
+                Pattern::Sync => match engine
+                    .run_child(&caller, &child, &name, &meta, submit)
+                    .await
+                {
                     Ok(done) => sync_outcome(&done, &child, &name, parsed),
                     Err(f) => TaskOutcome::Failed(f),
                 },
@@ -238,11 +242,15 @@ impl Engine {
         child: &Child,
         name: &str,
         meta: &InvokeMeta,
+        submit: Option<Submit>,
     ) -> Result<Finished, Failure> {
         if let Some(express) = self.express_child(caller, child, name).await {
             return express;
         }
-        let (arn, _, _) = self.launch_child(caller, child, name, meta).await?;
+        let (arn, start_ms, _) = self.launch_child(caller, child, name, meta).await?;
+        if let Some(submit) = submit {
+            submit(started_output(&arn, start_ms, meta, self.inner.clock.now())).await;
+        }
         self.wait(caller.tenant_id, &arn)
             .await
             .map_err(|e| Failure::new(names::TASK_FAILED, e.to_string()))

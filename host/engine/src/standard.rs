@@ -363,7 +363,16 @@ impl Engine {
     }
 
     fn dispatch(&self, id: i64, caller: &Caller, execution_arn: &str, call: TaskCall) {
-        match self.start_task(caller, execution_arn, &call) {
+        let (engine, task) = (self.clone(), call.task);
+        let submit: tasks::Submit = Box::new(move |output| {
+            Box::pin(async move {
+                let event = Event::TaskSubmitted { task, output };
+                if let Err(e) = engine.deliver(id, event).await {
+                    tracing::error!(execution = id, error = %e, "recording a task submission failed");
+                }
+            })
+        });
+        match self.start_task(caller, execution_arn, &call, submit) {
             Completion::Now(outcome) => {
                 let engine = self.clone();
                 tokio::spawn(async move {

@@ -55,6 +55,10 @@ pub enum FunctionInvocation {
     Failed(Failure),
 }
 
+/// Records AWS's `TaskSubmitted` for a `.waitForTaskToken` or `.sync` task, with its call's
+/// answer; the task's future awaits it before it goes on, so the event precedes the outcome.
+pub type Submit = Box<dyn FnOnce(serde_json::Value) -> BoxFuture<()> + Send>;
+
 /// How a scheduled task completes.
 pub enum Completion {
     /// Its outcome is known now (or once this future resolves).
@@ -70,6 +74,7 @@ impl Engine {
         caller: &Caller,
         execution_arn: &str,
         call: &TaskCall,
+        submit: Submit,
     ) -> Completion {
         let functions = &self.inner.functions;
         let clock = &self.inner.clock;
@@ -87,10 +92,18 @@ impl Engine {
             pattern,
         } = resource
         {
-            let child = self.start_child(caller, execution_arn, call, pattern);
             return match pattern {
-                Pattern::WaitForTaskToken => self.await_token(caller, call, child),
-                _ => Completion::Now(child),
+                Pattern::WaitForTaskToken => {
+                    let child = self.start_child(caller, execution_arn, call, pattern, None);
+                    self.await_token(caller, call, child, submit)
+                }
+                _ => Completion::Now(self.start_child(
+                    caller,
+                    execution_arn,
+                    call,
+                    pattern,
+                    Some(submit),
+                )),
             };
         }
         if let Resource::Service {
@@ -102,7 +115,7 @@ impl Engine {
             return Completion::Now(self.inner.services.http_invoke(caller, call.input.clone()));
         }
         if let Some(integration) = Integration::from_resource(&resource) {
-            return self.call_service(caller, call, integration);
+            return self.call_service(caller, call, integration, submit);
         }
         match resource {
             Resource::Activity { .. } => Completion::Token,
@@ -113,7 +126,7 @@ impl Engine {
             } => {
                 let published = self.publish(caller, call);
                 match pattern {
-                    Pattern::WaitForTaskToken => self.await_token(caller, call, published),
+                    Pattern::WaitForTaskToken => self.await_token(caller, call, published, submit),
                     _ => Completion::Now(published),
                 }
             }
@@ -134,19 +147,39 @@ impl Engine {
             } => {
                 // The function is invoked with the payload (holding the token); its own result is
                 // not the task's: the task waits for SendTaskSuccess/Failure.
-                if let Some(Ok(invoke)) =
+                let Some(Ok(invoke)) =
                     lambda::LambdaCall::from_task("arn:aws:states:::lambda:invoke", &call.input)
-                    && owned_by(&invoke.function, caller)
-                {
-                    let f = functions.invoke(
-                        caller,
-                        invoke.function_name(),
-                        invoke.payload.clone(),
-                        call.timeout_seconds,
-                        origin(),
-                    );
-                    tokio::spawn(f);
+                else {
+                    return Completion::Token;
+                };
+                if !owned_by(&invoke.function, caller) {
+                    return Completion::Token;
                 }
+                let f = functions.invoke(
+                    caller,
+                    invoke.function_name(),
+                    invoke.payload.clone(),
+                    call.timeout_seconds,
+                    origin(),
+                );
+                let (caller, clock) = (caller.clone(), clock.clone());
+                tokio::spawn(async move {
+                    if let FunctionInvocation::Done(result) = f.await {
+                        let mut rng = Rng::new(clock.now().timestamp_micros() as u64);
+                        let meta = InvokeMeta::generate(&mut rng, clock.now());
+                        let ctx = CallContext {
+                            region: &caller.region,
+                            account: &caller.account,
+                            max_payload_bytes,
+                            meta: &meta,
+                        };
+                        if let TaskOutcome::Succeeded(answer) =
+                            lambda::task_outcome(&invoke, result, &ctx)
+                        {
+                            submit(answer).await;
+                        }
+                    }
+                });
                 Completion::Token
             }
             _ => match LambdaCall::from_task(&call.resource, &call.input) {
@@ -202,6 +235,7 @@ impl Engine {
         caller: &Caller,
         call: &TaskCall,
         integration: Integration,
+        submit: Submit,
     ) -> Completion {
         let now = self.inner.clock.now();
         let mut rng = Rng::new(self.seed() ^ call.task);
@@ -215,7 +249,7 @@ impl Engine {
         );
         match integration.pattern {
             Pattern::RequestResponse => Completion::Now(answer),
-            Pattern::WaitForTaskToken => self.await_token(caller, call, answer),
+            Pattern::WaitForTaskToken => self.await_token(caller, call, answer, submit),
             Pattern::Sync => ready(TaskOutcome::Failed(Failure::new(
                 names::RUNTIME,
                 format!("The resource '{}' has no .sync form.", call.resource),
@@ -225,21 +259,26 @@ impl Engine {
 }
 
 impl Engine {
-    /// A `.waitForTaskToken` task whose call (`send`) hands the token out: the task waits for
-    /// the token, unless the call fails, which fails the task at once.
+    /// A `.waitForTaskToken` task whose call (`send`) hands the token out: once the call is
+    /// accepted the task is submitted and waits for the token; a failed call fails it at once.
     fn await_token(
         &self,
         caller: &Caller,
         call: &TaskCall,
         send: BoxFuture<TaskOutcome>,
+        submit: Submit,
     ) -> Completion {
         let (engine, tenant, token) = (self.clone(), caller.tenant_id, call.token.clone());
         tokio::spawn(async move {
-            if let (TaskOutcome::Failed(f), Some(token)) = (send.await, token) {
-                // The task may have ended meanwhile (timeout, stop): nothing to fail.
-                let _ = engine
-                    .send_task_failure(tenant, &token, &f.error, f.cause.as_deref())
-                    .await;
+            match (send.await, token) {
+                (TaskOutcome::Succeeded(answer), _) => submit(answer).await,
+                (TaskOutcome::Failed(f), Some(token)) => {
+                    // The task may have ended meanwhile (timeout, stop): nothing to fail.
+                    let _ = engine
+                        .send_task_failure(tenant, &token, &f.error, f.cause.as_deref())
+                        .await;
+                }
+                _ => {}
             }
         });
         Completion::Token

@@ -144,6 +144,20 @@ async fn finish(engine: &Engine, arn: &str) -> Result<Finished> {
         .unwrap_or_else(|_| panic!("{arn} did not finish"))
 }
 
+/// Waits until the execution's history holds an event of type `ty`.
+async fn recorded(engine: &Engine, arn: &str, ty: &str) {
+    for _ in 0..400 {
+        if history_types(engine, arn).iter().any(|t| t == ty) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    panic!(
+        "{arn} never recorded {ty}: {:?}",
+        history_types(engine, arn)
+    );
+}
+
 fn history_types(engine: &Engine, arn: &str) -> Vec<String> {
     let arn = arn.to_string();
     engine
@@ -362,12 +376,27 @@ async fn callbacks_complete_with_their_token() {
         Err(Error::InvalidOutput(_))
     ));
     engine.send_task_heartbeat(tenant(), &token).await.unwrap();
+    // Once the function has the token, the task is submitted and waits.
+    recorded(&engine, &s.execution_arn, "TaskSubmitted").await;
     engine
         .send_task_success(tenant(), &token, r#"{"approved":true}"#)
         .await
         .unwrap();
     let done = finish(&engine, &s.execution_arn).await.unwrap();
     assert_eq!(done.output.as_deref(), Some(r#"{"approved":true}"#));
+    assert_eq!(
+        history_types(&engine, &s.execution_arn),
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
     assert!(matches!(
         engine.send_task_success(tenant(), &token, "{}").await,
         Err(Error::TaskDoesNotExist)

@@ -101,6 +101,12 @@ pub enum Event {
     TaskHeartbeat {
         task: TaskId,
     },
+    /// The call of a `.waitForTaskToken` or `.sync` task was accepted (`output`: its answer);
+    /// the task goes on waiting for its token or job.
+    TaskSubmitted {
+        task: TaskId,
+        output: Value,
+    },
     TimerFired {
         timer: TimerId,
     },
@@ -121,6 +127,9 @@ pub struct TaskCall {
     pub token: Option<String>,
     pub timeout_seconds: Option<u64>,
     pub heartbeat_seconds: Option<u64>,
+    /// The id of the task's `*Scheduled` history event, which its logs are filed under.
+    #[serde(default)]
+    pub scheduled_event_id: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -188,6 +197,9 @@ struct TaskWait {
     family: TaskFamily,
     timeout_timer: Option<TimerId>,
     heartbeat: Option<(u64, TimerId)>,
+    /// TaskSubmitted was recorded (once per task).
+    #[serde(default)]
+    submitted: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -371,6 +383,7 @@ impl Execution {
                 self.task_outcome(m, task, Err(Failure::new(names::TIMEOUT, "")));
             }
             Event::TaskHeartbeat { task } => self.heartbeat(task),
+            Event::TaskSubmitted { task, output } => self.task_submitted(task, output),
             Event::TimerFired { timer } => self.timer_fired(m, timer),
             Event::Stop { error, cause } => {
                 let failure = Failure {
@@ -1094,10 +1107,10 @@ impl Execution {
         };
         let task = self.next_task;
         self.next_task += 1;
-        if self.recording() {
+        let scheduled_event_id = if self.recording() {
             let (ty, details) =
                 self.scheduled_details(&family, &t.resource, &input, timeout, heartbeat);
-            self.emit(Some(fid), ty, || Some(details));
+            let id = self.emit(Some(fid), ty, || Some(details));
             match &family {
                 TaskFamily::Lambda => {
                     self.emit(Some(fid), "LambdaFunctionStarted", || None);
@@ -1113,9 +1126,10 @@ impl Execution {
                 }
                 TaskFamily::Activity => {}
             }
+            id
         } else {
-            self.emit(Some(fid), "", || None);
-        }
+            self.emit(Some(fid), "", || None)
+        };
         let timeout_timer =
             timeout.map(|s| self.start_timer(fid, TimerKind::TaskTimeout(task), s as f64));
         let hb = heartbeat.map(|s| {
@@ -1133,12 +1147,14 @@ impl Execution {
             token,
             timeout_seconds: timeout,
             heartbeat_seconds: heartbeat,
+            scheduled_event_id,
         }));
         self.fiber(fid).wait = Wait::Task(TaskWait {
             task,
             family,
             timeout_timer,
             heartbeat: hb,
+            submitted: false,
         });
         Ok(Flow::Blocked)
     }
@@ -1205,6 +1221,36 @@ impl Execution {
                 Some(("activityStartedEventDetails", Value::Object(d)))
             });
         }
+    }
+
+    fn task_submitted(&mut self, task: TaskId, output: Value) {
+        let Some(&fid) = self.tasks.get(&task) else {
+            return;
+        };
+        let Wait::Task(TaskWait {
+            family:
+                TaskFamily::Service {
+                    resource_type,
+                    resource,
+                },
+            submitted,
+            ..
+        }) = &mut self.fiber(fid).wait
+        else {
+            return;
+        };
+        if std::mem::replace(submitted, true) {
+            return;
+        }
+        let d = json!({
+            "resourceType": resource_type,
+            "resource": resource,
+            "output": history::json_text(&output),
+            "outputDetails": {"truncated": false},
+        });
+        self.emit(Some(fid), "TaskSubmitted", || {
+            Some(("taskSubmittedEventDetails", d))
+        });
     }
 
     fn heartbeat(&mut self, task: TaskId) {

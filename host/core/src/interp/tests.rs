@@ -749,3 +749,49 @@ fn transitions_count_states_entered_including_branches() {
         "the Parallel state and one state per branch"
     );
 }
+
+#[test]
+fn a_submitted_callback_is_recorded_once_and_names_its_scheduled_event() {
+    let m = jsonata_machine(json!({
+        "A": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+              "Arguments": {"QueueUrl": "q", "MessageBody": "{% $states.context.Task.Token %}"},
+              "End": true}
+    }));
+    let mut exec = Execution::new(info(json!({})));
+    let mut history = Vec::new();
+    let step = exec.apply(&m, Event::Start, t0());
+    history.extend(step.history);
+    let call = step
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::ScheduleTask(c) => Some(c.clone()),
+            _ => None,
+        })
+        .expect("a task");
+    let scheduled = history.iter().find(|e| e.event_type == "TaskScheduled");
+    assert_eq!(Some(call.scheduled_event_id), scheduled.map(|e| e.id));
+    for _ in 0..2 {
+        let submitted = Event::TaskSubmitted {
+            task: call.task,
+            output: json!({"MessageId": "m-1"}),
+        };
+        history.extend(exec.apply(&m, submitted, t0()).history);
+    }
+    let sub: Vec<_> = history
+        .iter()
+        .filter(|e| e.event_type == "TaskSubmitted")
+        .collect();
+    assert_eq!(sub.len(), 1, "{:?}", types(&history));
+    let (key, d) = sub[0].details.clone().unwrap();
+    assert_eq!(key, "taskSubmittedEventDetails");
+    assert_eq!(d["resource"], "sendMessage.waitForTaskToken");
+    assert_eq!(d["output"], r#"{"MessageId":"m-1"}"#);
+    assert_eq!(exec.status(), ExecutionStatus::Running);
+    let done = Event::TaskSucceeded {
+        task: call.task,
+        output: json!({"ok": true}),
+    };
+    history.extend(exec.apply(&m, done, t0()).history);
+    assert_eq!(exec.output(), Some(&json!({"ok": true})));
+}
