@@ -32,6 +32,9 @@ pub struct Caller {
 pub struct Origin {
     pub execution_arn: String,
     pub task: u64,
+    pub state_name: String,
+    /// The task's `*Scheduled` history event.
+    pub event_id: u64,
 }
 
 /// Runs tenants' functions. `function`: the name as the state gave it, without account,
@@ -83,6 +86,8 @@ impl Engine {
             Some(Origin {
                 execution_arn: execution_arn.to_string(),
                 task: call.task,
+                state_name: call.state_name.clone(),
+                event_id: call.scheduled_event_id,
             })
         };
         let resource = Resource::parse(&call.resource);

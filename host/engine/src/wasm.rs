@@ -311,9 +311,14 @@ impl WasmFunctions {
         };
         let error = error.or_else(|| report.outcome.error().map(|(e, _)| e.to_string()));
         let direct = origin.is_none();
-        let (execution_arn, task_id) = match origin {
-            Some(o) => (Some(o.execution_arn), Some(o.task as i64)),
-            None => (None, None),
+        let (execution_arn, task_id, state_name, event_id) = match origin {
+            Some(o) => (
+                Some(o.execution_arn),
+                Some(o.task as i64),
+                Some(o.state_name),
+                Some(o.event_id as i64),
+            ),
+            None => (None, None, None, None),
         };
         let row = invocations::Invocation {
             id: 0,
@@ -321,6 +326,8 @@ impl WasmFunctions {
             function_name: f.name.clone(),
             execution_arn,
             task_id,
+            state_name,
+            event_id,
             started_ms,
             elapsed_us: report.elapsed.as_micros().min(i64::MAX as u128) as i64,
             fuel: report.fuel_used.min(i64::MAX as u64) as i64,
@@ -579,7 +586,9 @@ mod tests {
         let mut rows = Vec::new();
         for _ in 0..100 {
             let a = ok_arn.clone();
-            rows = store.read(|c| invocations::of_execution(c, 1, &a)).unwrap();
+            rows = store
+                .read(|c| invocations::of_execution(c, 1, &a, None))
+                .unwrap();
             if !rows.is_empty() {
                 break;
             }
@@ -588,6 +597,9 @@ mod tests {
         assert_eq!(rows.len(), 1);
         assert_eq!(rows[0].status, "SUCCEEDED");
         assert!(rows[0].task_id.is_some());
+        // Filed under the LambdaFunctionScheduled event (ExecutionStarted, TaskStateEntered, …).
+        assert_eq!(rows[0].event_id, Some(3));
+        assert_eq!(rows[0].state_name.as_deref(), Some("T"));
         assert!(rows[0].fuel > 0);
         let spins = store
             .read(|c| invocations::recent(c, 1, "spin", 5))

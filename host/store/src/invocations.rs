@@ -12,6 +12,9 @@ pub struct Invocation {
     pub function_name: String,
     pub execution_arn: Option<String>,
     pub task_id: Option<i64>,
+    /// The Task state, and the id of its `*Scheduled` event in the execution's history.
+    pub state_name: Option<String>,
+    pub event_id: Option<i64>,
     pub started_ms: i64,
     pub elapsed_us: i64,
     pub fuel: i64,
@@ -24,7 +27,7 @@ pub struct Invocation {
 }
 
 const COLUMNS: &str = "id, tenant_id, function_name, execution_arn, task_id, started_ms, \
-                       elapsed_us, fuel, status, error, cause, logs";
+                       elapsed_us, fuel, status, error, cause, logs, state_name, event_id";
 
 fn invocation(r: &Row<'_>) -> rusqlite::Result<Invocation> {
     Ok(Invocation {
@@ -40,6 +43,8 @@ fn invocation(r: &Row<'_>) -> rusqlite::Result<Invocation> {
         error: r.get(9)?,
         cause: r.get(10)?,
         logs: r.get(11)?,
+        state_name: r.get(12)?,
+        event_id: r.get(13)?,
     })
 }
 
@@ -47,8 +52,9 @@ fn invocation(r: &Row<'_>) -> rusqlite::Result<Invocation> {
 pub fn record(c: &Connection, i: &Invocation) -> Result<i64> {
     c.prepare_cached(
         "INSERT INTO invocations (tenant_id, function_name, execution_arn, task_id, started_ms,
-                                  elapsed_us, fuel, status, error, cause, logs)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                                  elapsed_us, fuel, status, error, cause, logs, state_name,
+                                  event_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         i.tenant_id,
@@ -61,7 +67,9 @@ pub fn record(c: &Connection, i: &Invocation) -> Result<i64> {
         i.status,
         i.error,
         i.cause,
-        i.logs
+        i.logs,
+        i.state_name,
+        i.event_id
     ])?;
     Ok(c.last_insert_rowid())
 }
@@ -84,18 +92,21 @@ pub fn recent(
     Ok(rows)
 }
 
-/// The invocations an execution made, oldest first.
+/// The invocations an execution made (those of one scheduled event, if `event_id` is
+/// given), oldest first.
 pub fn of_execution(
     c: &Connection,
     tenant_id: i64,
     execution_arn: &str,
+    event_id: Option<i64>,
 ) -> Result<Vec<Invocation>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM invocations WHERE tenant_id = ?1 AND execution_arn = ?2 ORDER BY id"
+        "SELECT {COLUMNS} FROM invocations WHERE tenant_id = ?1 AND execution_arn = ?2
+         AND (?3 IS NULL OR event_id = ?3) ORDER BY id"
     );
     let mut st = c.prepare_cached(&sql)?;
     let rows = st
-        .query_map(params![tenant_id, execution_arn], invocation)?
+        .query_map(params![tenant_id, execution_arn, event_id], invocation)?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
@@ -122,6 +133,8 @@ mod tests {
             function_name: f.into(),
             execution_arn: execution.map(str::to_string),
             task_id: execution.map(|_| 3),
+            state_name: execution.map(|_| "Charge".into()),
+            event_id: execution.map(|_| 5),
             started_ms: 10,
             elapsed_us: 31,
             fuel: 1000,
@@ -148,8 +161,12 @@ mod tests {
             .map(|i| i.id)
             .collect();
         assert_eq!(newest, [ids[4], ids[3]]);
-        assert_eq!(of_execution(&c, a, "arn:x").unwrap().len(), 5);
-        assert_eq!(of_execution(&c, b, "arn:x").unwrap().len(), 1);
+        assert_eq!(of_execution(&c, a, "arn:x", None).unwrap().len(), 5);
+        assert_eq!(of_execution(&c, b, "arn:x", None).unwrap().len(), 1);
+        let of_event = of_execution(&c, a, "arn:x", Some(5)).unwrap();
+        assert_eq!(of_event.len(), 5);
+        assert_eq!(of_event[0].state_name.as_deref(), Some("Charge"));
+        assert!(of_execution(&c, a, "arn:x", Some(6)).unwrap().is_empty());
         assert_eq!(prune(&c, a, "f", 2).unwrap(), 3);
         assert_eq!(recent(&c, a, "f", 10).unwrap().len(), 2);
         assert_eq!(recent(&c, a, "g", 10).unwrap().len(), 1);

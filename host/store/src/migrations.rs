@@ -358,6 +358,12 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX topic_deliveries_by_message ON topic_deliveries(message_id);
     CREATE INDEX topic_deliveries_by_subscription ON topic_deliveries(subscription_id);
     "#,
+    // 9: which state and which `*Scheduled` history event an invocation ran for, so a task's
+    //    logs can be shown next to its event.
+    r#"
+    ALTER TABLE invocations ADD COLUMN state_name TEXT;
+    ALTER TABLE invocations ADD COLUMN event_id INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -8,6 +8,7 @@ pub mod dynamodb;
 pub mod errors;
 pub mod events;
 pub mod lambda;
+pub mod logs;
 pub mod metrics;
 pub mod params;
 pub mod sfn;
@@ -228,6 +229,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/", any(root))
         .route("/sandflow/outbox", get(sns::outbox))
+        .route("/sandflow/logs", get(logs::handler))
         .merge(lambda::routes())
         .route_layer(middleware::from_fn_with_state(state.clone(), auth::verify));
     Router::new()

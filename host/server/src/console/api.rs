@@ -22,6 +22,7 @@ use serde_json::{Value, json};
 use super::session::Session;
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
+use crate::api::logs::{self, invocation_json};
 use crate::api::params::Params;
 use crate::api::sfn::{self, Ctx, epoch};
 
@@ -607,21 +608,6 @@ pub async fn usage(
     respond(r)
 }
 
-fn invocation_json(i: &invocations::Invocation) -> Value {
-    json!({
-        "functionName": i.function_name,
-        "executionArn": i.execution_arn,
-        "taskId": i.task_id,
-        "startDate": epoch(i.started_ms),
-        "elapsedMicros": i.elapsed_us,
-        "fuel": i.fuel,
-        "status": i.status,
-        "error": i.error,
-        "cause": i.cause,
-        "logs": i.logs,
-    })
-}
-
 /// `GET /console/api/functions`: the tenant's WASM functions (limits, grants) with their five
 /// latest invocations.
 pub async fn functions(
@@ -654,21 +640,13 @@ pub async fn functions(
     )
 }
 
-/// `GET /console/api/invocations?executionArn`: the function invocations (with the guests'
-/// logs) an execution made, oldest first.
+/// `GET /console/api/invocations?executionArn[&eventId]`: the function invocations (with the
+/// guests' logs) an execution made, oldest first; those of one task's scheduled event if given.
 pub async fn invocations(
     State(state): State<AppState>,
     Extension(s): Extension<Session>,
     Query(q): Q,
 ) -> Response {
-    let r = async {
-        let e = execution(&state, &s, text(&q, "executionArn")).await?;
-        let t = s.caller.tenant_id;
-        let rows = state
-            .read(move |c| invocations::of_execution(c, t, &e.arn))
-            .await?;
-        Ok(json!({ "invocations": rows.iter().map(invocation_json).collect::<Vec<_>>() }))
-    }
-    .await;
-    respond(r)
+    let (arn, event) = (text(&q, "executionArn"), text(&q, "eventId"));
+    respond(logs::of_execution(&state, s.caller.tenant_id, arn, event).await)
 }

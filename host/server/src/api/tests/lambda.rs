@@ -474,27 +474,60 @@ async fn tasks_run_the_tenants_functions_and_nobody_elses() {
     .await;
     assert_eq!(r["error"], "Lambda.ResourceNotFoundException", "{r}");
 
-    // The invocations are recorded against the execution.
-    let tenant = e
-        .state
-        .store()
-        .read(|c| sandflow_store::tenants::by_name(c, "dev"))
-        .unwrap();
-    let tenant_id = tenant.map(|t| t.id).unwrap_or(1);
-    let exec = exec.to_string();
-    let mut rows = Vec::new();
+    // The invocations are recorded against the execution, each under its state's scheduled
+    // event, and read back through the signed logs endpoint.
+    let mut rows = Value::Null;
     for _ in 0..100 {
-        let a = exec.clone();
-        rows = e
-            .state
-            .store()
-            .read(|c| sandflow_store::invocations::of_execution(c, tenant_id, &a))
-            .unwrap();
-        if rows.len() == 2 {
+        let (st, v) = logs(app, &dev(), exec, None).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        rows = v["invocations"].clone();
+        if rows.as_array().unwrap().len() == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    assert_eq!(rows.len(), 2);
-    assert!(rows.iter().all(|r| r.status == "SUCCEEDED" && r.fuel > 0));
+    let placed: Vec<(Value, Value)> = rows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["stateName"].clone(), r["eventId"].clone()))
+        .collect();
+    assert_eq!(
+        placed,
+        [(json!("Plain"), json!(3)), (json!("Invoke"), json!(8))],
+        "{rows}"
+    );
+    assert!(
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["status"] == "SUCCEEDED" && r["fuel"].as_i64() > Some(0))
+    );
+    let (_, one) = logs(app, &dev(), exec, Some("8")).await;
+    assert_eq!(one["invocations"].as_array().unwrap().len(), 1, "{one}");
+    let (st, v) = logs(app, &acme_sfn, exec, None).await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("ExecutionDoesNotExist"))
+    );
+    let (st, v) = logs(app, &dev(), exec, Some("x")).await;
+    assert_eq!(
+        (st, v["__type"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("ValidationException"))
+    );
+}
+
+async fn logs(app: &Router, s: &Signer, arn: &str, event: Option<&str>) -> (StatusCode, Value) {
+    let enc = |t: &str| form_urlencoded::byte_serialize(t.as_bytes()).collect::<String>();
+    let mut uri = format!("/sandflow/logs?executionArn={}", enc(arn));
+    if let Some(id) = event {
+        uri.push_str(&format!("&eventId={id}"));
+    }
+    let req = Request::builder()
+        .method("GET")
+        .uri(uri)
+        .header("host", "localhost:8080")
+        .body(Vec::new())
+        .unwrap();
+    send(app, sign_request(s, req)).await
 }
