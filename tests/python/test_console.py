@@ -1,7 +1,9 @@
 """The web console in a real browser: Debian's chromium driven by Playwright (never
 `playwright install`) against `sandflow serve --dev`. Signs in, reads the order-fulfillment graph
 as text, approves and rejects waiting tasks from the inbox, sees the 409 of a second decision and
-the execution page update live. Screenshots go to $CONSOLE_SCREENSHOTS (default: a temp dir)."""
+the execution page update live (a waiting task shown as Waiting), and a Map drawn as one node with
+a count bar and its iterations in a paged table. Screenshots go to $CONSOLE_SCREENSHOTS (default:
+a temp dir)."""
 
 import json
 import os
@@ -10,6 +12,7 @@ import shutil
 import tempfile
 
 import pytest
+from conftest import client
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed in this venv")
 CHROMIUM = shutil.which("chromium")
@@ -24,11 +27,35 @@ APPROVAL = {
     "States": {
         "Approve": {
             "Type": "Task",
-            "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+            "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
             "Parameters": {
-                "FunctionName": "request-approval",
-                "Payload": {"order.$": "$.order", "token.$": "$$.Task.Token"},
+                "QueueUrl": "QUEUE",
+                "MessageBody": {"order.$": "$.order", "token.$": "$$.Task.Token"},
             },
+            "End": True,
+        }
+    },
+}
+EACH = {
+    "StartAt": "Each",
+    "States": {
+        "Each": {
+            "Type": "Map",
+            "ItemsPath": "$.items",
+            "MaxConcurrency": 5,
+            "ItemProcessor": {
+                "StartAt": "Check",
+                "States": {
+                    "Check": {
+                        "Type": "Choice",
+                        "Choices": [{"Variable": "$", "NumericGreaterThan": 100, "Next": "TooBig"}],
+                        "Default": "Fine",
+                    },
+                    "TooBig": {"Type": "Fail", "Error": "TooBig"},
+                    "Fine": {"Type": "Pass", "End": True},
+                },
+            },
+            "ToleratedFailurePercentage": 100,
             "End": True,
         }
     },
@@ -58,7 +85,10 @@ def test_console_graph_and_approvals(server, sfn, browser):
     expect = sync_api.expect
     definition = (ROOT / "guest-examples/order-fulfillment/definition.asl.json").read_text()
     order = sfn.create_state_machine(name="console-orders", definition=definition, roleArn=ROLE)
-    approval = sfn.create_state_machine(name="console-approval", definition=json.dumps(APPROVAL), roleArn=ROLE)
+    queue = client(server, service="sqs").create_queue(QueueName="console-approvals")["QueueUrl"]
+    approval = sfn.create_state_machine(
+        name="console-approval", definition=json.dumps(APPROVAL).replace("QUEUE", queue), roleArn=ROLE
+    )
     arns = [
         sfn.start_execution(stateMachineArn=approval["stateMachineArn"], name=f"console-{n}", input='{"order": %d}' % n)[
             "executionArn"
@@ -101,7 +131,7 @@ def test_console_graph_and_approvals(server, sfn, browser):
 
     # The execution page shows the waiting state and follows the rejection live.
     other.goto(server.url + "/console/#/executions/" + arns[1])
-    expect(other.locator('svg.graph g.node[data-state="Approve"]')).to_have_attribute("data-status", "RUNNING")
+    expect(other.locator('svg.graph g.node[data-state="Approve"]')).to_have_attribute("data-status", "WAITING")
     row2 = page.locator("tr[data-execution='console-2']")
     row2.get_by_label("Comment").fill("too expensive")
     row2.get_by_role("button", name="Reject").click()
@@ -117,6 +147,28 @@ def test_console_graph_and_approvals(server, sfn, browser):
     page.screenshot(path=str(SHOTS / "executions.png"), full_page=True)
     assert sfn.describe_execution(executionArn=arns[0])["status"] == "SUCCEEDED"
     assert sfn.describe_execution(executionArn=arns[1])["status"] == "FAILED"
+
+    # A Map is one node with a count bar; its iterations page on the server.
+    each = sfn.create_state_machine(name="console-map", definition=json.dumps(EACH), roleArn=ROLE)
+    items = list(range(1, 31)) + [500, 600]
+    mapped = sfn.start_execution(stateMachineArn=each["stateMachineArn"], input=json.dumps({"items": items}))
+    page.goto(server.url + "/console/#/executions/" + mapped["executionArn"])
+    bar = page.locator('svg.graph g.countbar[data-map="Each"]')
+    expect(bar).to_have_attribute("aria-label", "Each iterations: 30 succeeded, 2 failed, 0 aborted, 0 running, of 32")
+    expect(page.locator('svg.graph g.node[data-state="Check"]')).to_have_count(0)
+    page.locator('svg.graph g.node[data-state="Each"]').click()
+    table = page.get_by_role("table", name="Iterations of Each")
+    expect(table.locator("tbody tr")).to_have_count(25)
+    page.get_by_role("button", name="Next iterations").click()
+    expect(table.locator("tbody tr")).to_have_count(7)
+    expect(table).to_contain_text("Failed")
+    assert "it=25" in page.url and "state=Each" in page.url
+    page.screenshot(path=str(SHOTS / "map-execution.png"), full_page=True)
+    page.get_by_role("button", name="Expand Each").click()
+    expect(page.locator('svg.graph g.node[data-state="Check"]')).to_have_attribute("data-status", "SUCCEEDED")
+    # The deep link reproduces the view: the state selected, the second page of iterations.
+    page.reload()
+    expect(page.get_by_role("table", name="Iterations of Each").locator("tbody tr")).to_have_count(7)
 
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()

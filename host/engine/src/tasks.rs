@@ -79,9 +79,6 @@ impl Engine {
         call: &TaskCall,
         submit: Submit,
     ) -> Completion {
-        let functions = &self.inner.functions;
-        let clock = &self.inner.clock;
-        let max_payload_bytes = self.inner.config.max_payload_bytes;
         let origin = || {
             Some(Origin {
                 execution_arn: execution_arn.to_string(),
@@ -150,76 +147,20 @@ impl Engine {
                 action: "invoke",
                 pattern: Pattern::WaitForTaskToken,
             } => {
-                // The function is invoked with the payload (holding the token); its own result is
-                // not the task's: the task waits for SendTaskSuccess/Failure.
-                let Some(Ok(invoke)) =
-                    lambda::LambdaCall::from_task("arn:aws:states:::lambda:invoke", &call.input)
-                else {
-                    return Completion::Token;
-                };
-                if !owned_by(&invoke.function, caller) {
-                    return Completion::Token;
-                }
-                let f = functions.invoke(
-                    caller,
-                    invoke.function_name(),
-                    invoke.payload.clone(),
-                    call.timeout_seconds,
-                    origin(),
-                );
-                let (caller, clock) = (caller.clone(), clock.clone());
-                tokio::spawn(async move {
-                    if let FunctionInvocation::Done(result) = f.await {
-                        let mut rng = Rng::new(clock.now().timestamp_micros() as u64);
-                        let meta = InvokeMeta::generate(&mut rng, clock.now());
-                        let ctx = CallContext {
-                            region: &caller.region,
-                            account: &caller.account,
-                            max_payload_bytes,
-                            meta: &meta,
-                        };
-                        if let TaskOutcome::Succeeded(answer) =
-                            lambda::task_outcome(&invoke, result, &ctx)
-                        {
-                            submit(answer).await;
+                // The function gets the payload (holding the token); its answer submits the
+                // task, which then waits for SendTaskSuccess/Failure. A failed call fails it.
+                let invoked =
+                    match LambdaCall::from_task("arn:aws:states:::lambda:invoke", &call.input) {
+                        Some(Ok(lc)) => self.invoke_function(caller, call, lc, origin()),
+                        Some(Err(f)) => return ready(TaskOutcome::Failed(f)),
+                        None => {
+                            return ready(TaskOutcome::Failed(Failure::new(names::RUNTIME, "")));
                         }
-                    }
-                });
-                Completion::Token
+                    };
+                self.await_token(caller, call, invoked, submit)
             }
             _ => match LambdaCall::from_task(&call.resource, &call.input) {
-                Some(Ok(lc)) => {
-                    let f: BoxFuture<FunctionInvocation> = if owned_by(&lc.function, caller) {
-                        functions.invoke(
-                            caller,
-                            lc.function_name(),
-                            lc.payload.clone(),
-                            call.timeout_seconds,
-                            origin(),
-                        )
-                    } else {
-                        // Another account's function: it does not exist for this tenant.
-                        Box::pin(async { FunctionInvocation::Done(FunctionResult::NotFound) })
-                    };
-                    let (caller, clock, seed) = (caller.clone(), clock.clone(), call.task);
-                    Completion::Now(Box::pin(async move {
-                        let invocation = f.await;
-                        let mut rng = Rng::new(seed ^ clock.now().timestamp_micros() as u64);
-                        let meta = InvokeMeta::generate(&mut rng, clock.now());
-                        let ctx = CallContext {
-                            region: &caller.region,
-                            account: &caller.account,
-                            max_payload_bytes,
-                            meta: &meta,
-                        };
-                        match invocation {
-                            FunctionInvocation::Done(result) => {
-                                lambda::task_outcome(&lc, result, &ctx)
-                            }
-                            FunctionInvocation::Failed(f) => TaskOutcome::Failed(f),
-                        }
-                    }))
-                }
+                Some(Ok(lc)) => Completion::Now(self.invoke_function(caller, call, lc, origin())),
                 Some(Err(f)) => ready(TaskOutcome::Failed(f)),
                 None => ready(TaskOutcome::Failed(Failure::new(
                     names::RUNTIME,
@@ -234,6 +175,45 @@ impl Engine {
 }
 
 impl Engine {
+    /// Runs a Lambda call on the tenant's function and shapes its answer as AWS does.
+    fn invoke_function(
+        &self,
+        caller: &Caller,
+        call: &TaskCall,
+        lc: LambdaCall,
+        origin: Option<Origin>,
+    ) -> BoxFuture<TaskOutcome> {
+        let f: BoxFuture<FunctionInvocation> = if owned_by(&lc.function, caller) {
+            self.inner.functions.invoke(
+                caller,
+                lc.function_name(),
+                lc.payload.clone(),
+                call.timeout_seconds,
+                origin,
+            )
+        } else {
+            // Another account's function: it does not exist for this tenant.
+            Box::pin(async { FunctionInvocation::Done(FunctionResult::NotFound) })
+        };
+        let (caller, clock, seed) = (caller.clone(), self.inner.clock.clone(), call.task);
+        let max_payload_bytes = self.inner.config.max_payload_bytes;
+        Box::pin(async move {
+            let invocation = f.await;
+            let mut rng = Rng::new(seed ^ clock.now().timestamp_micros() as u64);
+            let meta = InvokeMeta::generate(&mut rng, clock.now());
+            let ctx = CallContext {
+                region: &caller.region,
+                account: &caller.account,
+                max_payload_bytes,
+                meta: &meta,
+            };
+            match invocation {
+                FunctionInvocation::Done(result) => lambda::task_outcome(&lc, result, &ctx),
+                FunctionInvocation::Failed(f) => TaskOutcome::Failed(f),
+            }
+        })
+    }
+
     /// An SQS or DynamoDB integration.
     fn call_service(
         &self,

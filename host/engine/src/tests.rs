@@ -401,6 +401,20 @@ async fn callbacks_complete_with_their_token() {
         engine.send_task_success(tenant(), &token, "{}").await,
         Err(Error::TaskDoesNotExist)
     ));
+
+    // A function that does not exist fails the task at once rather than leaving it waiting.
+    let def = json!({"StartAt": "Ask", "States": {"Ask": {"Type": "Task",
+        "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "missing", "Payload": {"token.$": "$$.Task.Token"}}, "End": true}}});
+    let s = engine
+        .start_execution(request(def, "cb2", json!({}), MachineType::Standard))
+        .await
+        .unwrap();
+    let done = finish(&engine, &s.execution_arn).await.unwrap();
+    assert_eq!(
+        (done.status.as_str(), done.error.as_deref()),
+        ("FAILED", Some("Lambda.ResourceNotFoundException"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

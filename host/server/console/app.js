@@ -2,7 +2,7 @@
 // The Sandflow console: sign-in, hash routes (every view's state is in the URL), and the pages.
 // Talks only to this server's /console/api (session cookie + CSRF header on every POST).
 
-import { render, statuses, paint } from "./graph.js";
+import { render, paint, paintMaps } from "./graph.js";
 
 /** @type {{ accountId: string, accessKeyId: string, region: string, csrfToken: string } | null} */
 let session = null;
@@ -15,6 +15,8 @@ const WORDS = /** @type {Record<string,string>} */ ({
   RUNNING: "Running", SUCCEEDED: "Succeeded", FAILED: "Failed", TIMED_OUT: "Timed out", ABORTED: "Aborted",
   PENDING_REDRIVE: "Pending redrive",
 });
+/** Words for a state's status in the graph (an execution is never "waiting"). */
+const STATE_WORDS = /** @type {Record<string,string>} */ ({ ...WORDS, WAITING: "Waiting", NOT_RUN: "Not run" });
 
 /** @param {string} s */
 const word = (s) => WORDS[s] || s;
@@ -180,24 +182,71 @@ async function machinesPage() {
 }
 
 /**
- * A graph with a click-to-select model. @param {any} def @param {(name: string) => void} [onSelect]
+ * A graph with click-to-select and Map expand/collapse. It re-renders when a Map is toggled and
+ * then calls `ctl.onRender` so the caller can paint it again.
+ * @param {any} def @param {(name: string) => void} [onSelect]
  */
-function graph(def, onSelect) {
-  const { svg, ms } = render(def);
-  /** @type {any} */ (window).layoutMs = ms;
-  const box = h("div", { class: "graphbox", "data-layout-ms": ms.toFixed(1) }, svg);
-  if (onSelect) {
-    const pick = (/** @type {Event} */ ev) => {
-      const g = /** @type {Element} */ (ev.target).closest("g.node");
-      if (!g) return;
-      for (const n of svg.querySelectorAll("g.node.selected")) n.classList.remove("selected");
-      g.classList.add("selected");
-      onSelect(g.getAttribute("data-state") || "");
+async function graph(def, onSelect) {
+  const box = h("div", { class: "graphbox" });
+  /** @type {Set<string>} */
+  const expanded = new Set();
+  const ctl = { box, svg: /** @type {SVGSVGElement} */ (/** @type {unknown} */ (null)), selected: "", onRender: () => {} };
+  const draw = async () => {
+    const { svg, ms } = await render(def, expanded);
+    /** @type {any} */ (window).layoutMs = ms;
+    box.dataset.layoutMs = ms.toFixed(1);
+    box.replaceChildren(svg);
+    ctl.svg = svg;
+    const mark = () => {
+      for (const n of svg.querySelectorAll("g.node")) n.classList.toggle("selected", n.getAttribute("data-state") === ctl.selected);
     };
-    svg.addEventListener("click", pick);
-    svg.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); pick(ev); } });
+    const act = (/** @type {Event} */ ev) => {
+      const target = /** @type {Element} */ (ev.target);
+      const t = target.closest("[data-toggle]");
+      if (t) {
+        const name = t.getAttribute("data-toggle") || "";
+        if (expanded.has(name)) expanded.delete(name); else expanded.add(name);
+        draw();
+        return;
+      }
+      const g = target.closest("g.node");
+      if (!g || !onSelect) return;
+      ctl.selected = g.getAttribute("data-state") || "";
+      mark();
+      onSelect(ctl.selected);
+    };
+    svg.addEventListener("click", act);
+    svg.addEventListener("keydown", (ev) => { if (ev.key === "Enter" || ev.key === " ") { ev.preventDefault(); act(ev); } });
+    mark();
+    ctl.onRender();
+  };
+  await draw();
+  return ctl;
+}
+
+/** The definition of state `name`, searched through branches and processors. @param {any} def @param {string} name @returns {any} */
+function findState(def, name) {
+  const states = (def && def.States) || {};
+  if (states[name]) return states[name];
+  for (const s of Object.values(states)) {
+    for (const sub of [...(/** @type {any} */ (s).Branches || []), /** @type {any} */ (s).ItemProcessor || /** @type {any} */ (s).Iterator]) {
+      const found = sub && findState(sub, name);
+      if (found) return found;
+    }
   }
-  return { box, svg };
+  return null;
+}
+
+/** A table of function invocations with their logs. @param {any[]} list @param {string} label */
+function invocationsTable(list, label) {
+  if (!list.length) return h("p", { class: "muted", text: "No function invocations." });
+  return h("table", { "aria-label": label },
+    h("thead", {}, h("tr", {}, ...["Function", "State", "Event", "Status", "Started", "Time", "Fuel", "Logs"].map((t) => h("th", { text: t })))),
+    h("tbody", {}, ...list.map((i) => h("tr", {},
+      h("td", { text: i.functionName }), h("td", { text: i.stateName || "" }), h("td", { text: i.eventId ? String(i.eventId) : "" }),
+      h("td", {}, statusCell(i.status)), h("td", { text: when(i.startDate) }),
+      h("td", { text: `${(i.elapsedMicros / 1000).toFixed(1)} ms` }), h("td", { text: String(i.fuel) }),
+      h("td", {}, i.logs ? h("pre", { text: i.logs }) : (i.error ? h("code", { text: `${i.error}: ${i.cause || ""}` }) : ""))))));
 }
 
 /** @param {string} arn @param {URLSearchParams} q */
@@ -205,7 +254,7 @@ async function machinePage(arn, q) {
   const m = await sfn("DescribeStateMachine", { stateMachineArn: arn });
   const def = JSON.parse(m.definition);
   main.append(h("h1", { text: m.name }), h("p", { class: "muted", text: `${m.type} · ${m.stateMachineArn}` }));
-  const { box } = graph(def);
+  const { box } = await graph(def);
   main.append(h("h2", { text: "Graph" }), box);
 
   const input = /** @type {HTMLTextAreaElement} */ (h("textarea", { id: "exec-input", rows: 6, "aria-label": "Execution input" }));
@@ -299,38 +348,69 @@ async function executionPage(arn, q) {
   main.append(head);
   const d = await sfn("DescribeStateMachineForExecution", { executionArn: arn });
   const def = JSON.parse(d.definition);
+  const enc = encodeURIComponent(arn);
   const selPanel = h("div", { class: "panel", id: "selected" }, h("p", { class: "muted", text: "Select a state in the graph." }));
-  /** @type {any} */
-  let ov = { events: [], execution: {} };
+  /** The latest overlay (at the slider's event). @type {any} */
+  let ov = { states: {}, maps: {}, totalEvents: 0, execution: {} };
   const sliderLabel = h("span");
   const slider = /** @type {HTMLInputElement} */ (h("input", { type: "range", class: "slider", min: 0, max: 0, value: 0, "aria-label": "Step through events" }));
   let following = true;
-  const { box, svg } = graph(def, (name) => { q.set("state", name); setHash("executions", arn, q); showState(name); });
-  const replay = () => {
-    const n = Number(slider.value);
-    sliderLabel.textContent = `Event ${n} of ${ov.events.length}`;
-    paint(svg, statuses(ov.events, n));
-  };
-  slider.addEventListener("input", () => { following = Number(slider.value) === ov.events.length; replay(); });
-
-  /** Input/output/error of a state: its newest entered/exited events. @param {string} name */
-  const showState = async (name) => {
-    const ids = ov.events.filter((/** @type {any} */ e) => e[2] === name).map((/** @type {any} */ e) => e[0]);
-    selPanel.replaceChildren(h("h3", { text: name }));
-    if (!ids.length) { selPanel.append(h("p", { class: "muted", text: "Not run (yet)." })); return; }
-    const first = ids[ids.length - 1];
-    const r = await api(`/history?executionArn=${encodeURIComponent(arn)}&from=${Math.max(1, first - 1)}&limit=60`);
-    const entered = [...ov.events].reverse().find((/** @type {any} */ e) => e[2] === name && e[1].endsWith("StateEntered"));
-    const list = r.events.filter((/** @type {any} */ e) => e.id >= (entered ? entered[0] : first));
-    const ent = list.find((/** @type {any} */ e) => e.stateEnteredEventDetails && e.stateEnteredEventDetails.name === name);
-    const ex = list.find((/** @type {any} */ e) => e.stateExitedEventDetails && e.stateExitedEventDetails.name === name);
-    const fail = list.find((/** @type {any} */ e) => /(Failed|TimedOut)$/.test(e.type));
-    if (ent) selPanel.append(h("h4", { text: "Input" }), h("pre", { text: pretty(ent.stateEnteredEventDetails.input || "") }));
-    if (ex) selPanel.append(h("h4", { text: "Output" }), h("pre", { text: pretty(ex.stateExitedEventDetails.output || "") }));
-    if (fail) {
-      const det = Object.entries(fail).find(([k]) => k.endsWith("EventDetails"));
-      selPanel.append(h("h4", { text: "Error" }), h("pre", { text: JSON.stringify(det ? det[1] : fail, null, 2) }));
+  const g = await graph(def, (name) => { q.set("state", name); q.delete("it"); setHash("executions", arn, q); showState(name); });
+  const repaint = () => {
+    sliderLabel.textContent = `Event ${ov.at} of ${ov.totalEvents}`;
+    paint(g.svg, ov.states);
+    paintMaps(g.svg, ov.maps);
+    for (const n of g.svg.querySelectorAll("g.node")) {
+      const st = n.getAttribute("data-status") || "NOT_RUN";
+      const runs = (ov.states[n.getAttribute("data-state") || ""] || {}).runs;
+      n.setAttribute("aria-label", `${n.getAttribute("data-state")}: ${STATE_WORDS[st] || st}${runs > 1 ? `, ${runs} runs` : ""}`);
     }
+  };
+  g.onRender = repaint;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let replayTimer;
+  slider.addEventListener("input", () => {
+    following = Number(slider.value) === ov.totalEvents;
+    clearTimeout(replayTimer);
+    replayTimer = setTimeout(async () => {
+      ov = await api(`/overlay?executionArn=${enc}&at=${slider.value}`);
+      repaint();
+    }, 120);
+  });
+
+  /** The latest run of a state: status, input, output, failure, its task logs; a Map's iterations. @param {string} name */
+  const showState = async (name) => {
+    const r = await api(`/state?executionArn=${enc}&name=${encodeURIComponent(name)}`);
+    selPanel.replaceChildren(h("h3", { text: name }));
+    if (!r.runs) { selPanel.append(h("p", { class: "muted", text: "Not run (yet)." })); return; }
+    selPanel.append(h("p", {}, h("span", { class: "status " + r.status, text: STATE_WORDS[r.status] || r.status }),
+      r.runs > 1 ? ` · ${r.runs} runs, the latest shown` : ""));
+    if (r.input != null) selPanel.append(h("h4", { text: "Input" }), h("pre", { text: pretty(r.input) }));
+    if (r.output != null) selPanel.append(h("h4", { text: "Output" }), h("pre", { text: pretty(r.output) }));
+    if (r.failure) selPanel.append(h("h4", { text: "Error" }), h("pre", { text: `${r.failure.error || r.failure.type}: ${r.failure.cause || ""}` }));
+    const st = findState(def, name);
+    if (st && (st.Type === "Task" || r.invocations.length)) selPanel.append(h("h4", { text: "Task logs" }), invocationsTable(r.invocations, "Task logs of " + name));
+    if (st && st.Type === "Map") selPanel.append(h("h4", { text: "Iterations" }), await iterationsBox(name));
+  };
+
+  /** A Map's iterations, paged on the server. @param {string} name */
+  const iterationsBox = async (name) => {
+    const box = h("div");
+    const load = async () => {
+      const at = Number(q.get("it") || 0);
+      const r = await api(`/iterations?executionArn=${enc}&state=${encodeURIComponent(name)}&from=${at}&limit=25`);
+      const prev = h("button", { type: "button", text: "Previous iterations", disabled: at === 0, onclick: () => { q.set("it", String(Math.max(0, at - 25))); setHash("executions", arn, q); load(); } });
+      const next = h("button", { type: "button", text: "Next iterations", disabled: r.nextFrom == null, onclick: () => { q.set("it", String(r.nextFrom)); setHash("executions", arn, q); load(); } });
+      box.replaceChildren(r.iterations.length ? h("table", { "aria-label": "Iterations of " + name },
+        h("thead", {}, h("tr", {}, ...["Index", "Status", "Started", "Stopped", "Events"].map((t) => h("th", { text: t })))),
+        h("tbody", {}, ...r.iterations.map((/** @type {any} */ it) => h("tr", {},
+          h("td", { text: String(it.index) }), h("td", {}, statusCell(it.status)), h("td", { text: when(it.startDate) }), h("td", { text: when(it.stopDate) }),
+          h("td", {}, h("button", { type: "button", text: `From event ${it.startedEventId}`, onclick: () => { froms.length = 0; from = it.startedEventId; loadHistory(); histBox.scrollIntoView(); } })))))) :
+        h("p", { class: "muted", text: "No iterations yet." }),
+        h("p", {}, prev, " ", next, ` ${r.total} iterations`));
+    };
+    await load();
+    return box;
   };
 
   const histBox = h("div");
@@ -340,7 +420,7 @@ async function executionPage(arn, q) {
   /** @type {number[]} */
   const froms = [];
   const loadHistory = async () => {
-    const r = await api(`/history?executionArn=${encodeURIComponent(arn)}&from=${from}&limit=25${failedOnly.checked ? "&failedOnly=1" : ""}`);
+    const r = await api(`/history?executionArn=${enc}&from=${from}&limit=25${failedOnly.checked ? "&failedOnly=1" : ""}`);
     const rows = r.events.map((/** @type {any} */ e) => {
       const det = Object.entries(e).find(([k]) => k.endsWith("EventDetails"));
       return h("tr", {}, h("td", { text: String(e.id) }), h("td", { text: e.type }), h("td", { text: when(e.timestamp) }),
@@ -356,18 +436,12 @@ async function executionPage(arn, q) {
 
   const invBox = h("div");
   const loadInvocations = async () => {
-    const r = await api("/invocations?executionArn=" + encodeURIComponent(arn));
-    invBox.replaceChildren(r.invocations.length ? h("table", { "aria-label": "Task invocations" },
-      h("thead", {}, h("tr", {}, ...["Function", "Status", "Started", "Time", "Fuel", "Logs"].map((t) => h("th", { text: t })))),
-      h("tbody", {}, ...r.invocations.map((/** @type {any} */ i) => h("tr", {},
-        h("td", { text: i.functionName }), h("td", {}, statusCell(i.status)), h("td", { text: when(i.startDate) }),
-        h("td", { text: `${(i.elapsedMicros / 1000).toFixed(1)} ms` }), h("td", { text: String(i.fuel) }),
-        h("td", {}, i.logs ? h("pre", { text: i.logs }) : (i.error ? h("code", { text: `${i.error}: ${i.cause || ""}` }) : "")))))) :
-      h("p", { class: "muted", text: "No function invocations." }));
+    const r = await api("/invocations?executionArn=" + enc);
+    invBox.replaceChildren(invocationsTable(r.invocations, "Task invocations"));
   };
   const auditBox = h("div");
   const loadAudit = async () => {
-    const a = await api("/audit?executionArn=" + encodeURIComponent(arn));
+    const a = await api("/audit?executionArn=" + enc);
     auditBox.replaceChildren(a.decisions.length ? decisionsTable(a.decisions) : h("p", { class: "muted", text: "No approval decisions." }));
   };
 
@@ -378,23 +452,26 @@ async function executionPage(arn, q) {
   } });
 
   const refresh = async () => {
-    ov = await api("/overlay?executionArn=" + encodeURIComponent(arn));
-    const e = ov.execution;
+    const latest = await api(`/overlay?executionArn=${enc}` + (following ? "" : `&at=${slider.value}`));
+    ov = latest;
+    const e = latest.execution;
     head.replaceChildren(h("h1", { text: e.name }),
       h("p", {}, statusCell(e.status), " · ", h("a", { href: "#/machines/" + encodeURIComponent(e.stateMachineArn), text: tail(e.stateMachineArn) }),
         ` · started ${when(e.startDate)}`, e.stopDate ? ` · stopped ${when(e.stopDate)}` : "", " ", e.status === "RUNNING" ? stop : ""),
       h("p", { class: "muted", text: e.executionArn }),
       e.error ? h("p", { class: "error", text: `${e.error}: ${e.cause || ""}` }) : "");
-    slider.max = String(ov.events.length);
-    if (following) slider.value = String(ov.events.length);
-    replay();
+    slider.max = String(latest.totalEvents);
+    if (following) slider.value = String(latest.totalEvents);
+    repaint();
     await loadHistory();
     await loadAudit();
     await loadInvocations();
     const sel = q.get("state");
     if (sel) showState(sel);
   };
-  main.append(h("h2", { text: "Graph" }), box, h("div", {}, slider, sliderLabel),
+  const sel = q.get("state");
+  if (sel) g.selected = sel;
+  main.append(h("h2", { text: "Graph" }), g.box, h("div", {}, slider, sliderLabel),
     h("div", { class: "row" }, h("div", { class: "panel" }, h("h3", { text: "Execution input" }), h("pre", { id: "exec-io" }))),
     h("h2", { text: "Selected state" }), selPanel,
     h("h2", { text: "Event history" }), h("label", {}, failedOnly, " Failed only"), histBox,

@@ -1,8 +1,10 @@
 // @ts-check
 // Draws an ASL definition as an SVG graph with a small layered layout of its own: states are
 // ranked by their longest path from StartAt (back edges ignored), rows are centred, and
-// Parallel branches and Map processors are laid out recursively inside container boxes. The
-// graph is the definition, never the iterations, so its size does not grow with the data.
+// Parallel branches and expanded Map processors are laid out recursively inside container
+// boxes. A Map is one node with a count bar of its iterations until it is expanded. The graph
+// is the definition, never the iterations, so its size does not grow with the data. Layout
+// touches no DOM, so big definitions are laid out in a worker (layout-worker.js).
 
 const SVG = "http://www.w3.org/2000/svg";
 const NODE_W = 170;
@@ -11,11 +13,14 @@ const GAP_X = 40;
 const GAP_Y = 56;
 const PAD = 16;
 const HEADER = 26;
+const BAR = 18;
+/** Definitions with more states than this are laid out off the main thread. */
+const BIG = 60;
 
 /**
  * @typedef {{ from: string, to: string, label?: string, kind?: string }} Edge
  * @typedef {{ name: string, type: string, w: number, h: number, x: number, y: number,
- *   children?: Layout[] }} Node
+ *   children?: Layout[], collapsed?: boolean }} Node
  * @typedef {{ nodes: Map<string, Node>, edges: Edge[], w: number, h: number }} Layout
  */
 
@@ -59,8 +64,11 @@ function edgesOf(name, s) {
   return out;
 }
 
-/** Lays out one machine (top level, a branch, or a Map processor). @param {any} def @returns {Layout} */
-export function layout(def) {
+/**
+ * Lays out one machine (top level, a branch, or a Map processor); Maps not in `expanded` stay
+ * one node. @param {any} def @param {Set<string>} [expanded] @returns {Layout}
+ */
+export function layout(def, expanded = new Set()) {
   const states = def && typeof def.States === "object" && def.States ? def.States : {};
   const names = Object.keys(states);
   /** @type {Edge[]} */
@@ -103,10 +111,13 @@ export function layout(def) {
     /** @type {Node} */
     const node = { name: n, type: s.Type, w: NODE_W, h: NODE_H, x: 0, y: 0 };
     if (s.Type === "Parallel") {
-      node.children = (s.Branches || []).map(layout);
-    } else if (s.Type === "Map") {
+      node.children = (s.Branches || []).map((/** @type {any} */ b) => layout(b, expanded));
+    } else if (s.Type === "Map" && expanded.has(n)) {
       const proc = s.ItemProcessor || s.Iterator;
-      node.children = proc ? [layout(proc)] : [];
+      node.children = proc ? [layout(proc, expanded)] : [];
+    } else if (s.Type === "Map") {
+      node.collapsed = true;
+      node.h = NODE_H + BAR;
     }
     if (node.children) {
       const kids = node.children;
@@ -180,7 +191,7 @@ function draw(g, lay, ox, oy) {
     }));
     ng.appendChild(el("rect", { x: ox + n.x, y: oy + n.y, width: n.w, height: n.h, rx: n.type === "Choice" ? 16 : 6 }));
     const label = el("text", {
-      x: ox + n.x + n.w / 2, y: oy + n.y + (n.children ? 17 : n.h / 2 + 5), class: "node-name",
+      x: ox + n.x + n.w / 2, y: oy + n.y + (n.children ? 17 : n.collapsed ? 20 : n.h / 2 + 5), class: "node-name",
     });
     label.textContent = n.name;
     ng.appendChild(label);
@@ -190,6 +201,28 @@ function draw(g, lay, ox, oy) {
       ng.appendChild(kind);
     }
     g.appendChild(ng);
+    if (n.type === "Map") {
+      // The count bar: filled in by paintMaps from the execution's iteration counts.
+      const bx = ox + n.x + 8;
+      const by = oy + n.y + (n.collapsed ? NODE_H - 6 : 6);
+      const bw = n.collapsed ? n.w - 60 : 80;
+      const bar = /** @type {SVGGElement} */ (el("g", {
+        class: "countbar", "data-map": n.name, role: "img", "aria-label": `${n.name} iterations: none yet`,
+        transform: `translate(${n.collapsed ? bx : ox + n.x + n.w - bw - 70},${by})`,
+      }));
+      bar.appendChild(el("rect", { class: "track", x: 0, y: 0, width: bw, height: 8, rx: 3, "data-width": bw }));
+      for (const k of ["succeeded", "failed", "running"]) bar.appendChild(el("rect", { class: k, x: 0, y: 0, width: 0, height: 8 }));
+      const count = el("text", { class: "count", x: bw + 4, y: 8 });
+      bar.appendChild(count);
+      g.appendChild(bar);
+      const tg = el("text", {
+        class: "toggle", role: "button", tabindex: 0, "data-toggle": n.name,
+        x: ox + n.x + n.w - 14, y: oy + n.y + 16,
+        "aria-label": `${n.collapsed ? "Expand" : "Collapse"} ${n.name}`, "aria-expanded": String(!n.collapsed),
+      });
+      tg.textContent = n.collapsed ? "+" : "−";
+      g.appendChild(tg);
+    }
     if (n.children) {
       let cx = ox + n.x + PAD;
       const inner = n.children.reduce((a, k) => a + k.w, 0) + GAP_X * Math.max(0, n.children.length - 1);
@@ -204,14 +237,34 @@ function draw(g, lay, ox, oy) {
   }
 }
 
+/** How many states a definition has, branches and processors included. @param {any} def @returns {number} */
+export function stateCount(def) {
+  const states = def && typeof def.States === "object" && def.States ? Object.values(def.States) : [];
+  return states.reduce((/** @type {number} */ a, /** @type {any} */ s) => a + 1 +
+    (s.Branches || []).reduce((/** @type {number} */ b, /** @type {any} */ x) => b + stateCount(x), 0) +
+    (s.ItemProcessor || s.Iterator ? stateCount(s.ItemProcessor || s.Iterator) : 0), 0);
+}
+
+/** Lays out `def`, in a worker when it is big. @param {any} def @param {Set<string>} expanded @returns {Promise<Layout>} */
+function layoutAuto(def, expanded) {
+  if (stateCount(def) <= BIG || typeof Worker === "undefined") return Promise.resolve(layout(def, expanded));
+  return new Promise((resolve, reject) => {
+    const w = new Worker(new URL("./layout-worker.js", import.meta.url), { type: "module" });
+    w.onmessage = (ev) => { w.terminate(); resolve(ev.data); };
+    w.onerror = (ev) => { w.terminate(); reject(new Error(ev.message || "layout worker failed")); };
+    w.postMessage({ def, expanded: [...expanded] });
+  });
+}
+
 /**
- * Renders the definition as an `<svg>`; returns it and the layout time in ms.
- * @param {any} def
- * @returns {{ svg: SVGSVGElement, ms: number }}
+ * Renders the definition as an `<svg>`; returns it and the layout time in ms (in the worker's
+ * round trip, for big definitions).
+ * @param {any} def @param {Set<string>} [expanded] Map states drawn open
+ * @returns {Promise<{ svg: SVGSVGElement, ms: number }>}
  */
-export function render(def) {
+export async function render(def, expanded = new Set()) {
   const t0 = performance.now();
-  const lay = layout(def);
+  const lay = await layoutAuto(def, expanded);
   const ms = performance.now() - t0;
   const m = 20;
   const svg = /** @type {SVGSVGElement} */ (el("svg", {
@@ -230,37 +283,38 @@ export function render(def) {
 }
 
 /**
- * The status of each state after the first `upto` events (compact `[id, type, name, ts]`).
- * @param {Array<[number, string, string|null, number]>} events @param {number} upto
- * @returns {Map<string, string>}
+ * Paints each state's status (from the server's overlay) on a rendered graph.
+ * @param {SVGSVGElement} svg @param {Record<string, {status: string}>} states
  */
-export function statuses(events, upto) {
-  /** @type {Map<string, string>} */
-  const st = new Map();
-  /** @type {string[]} */
-  const open = [];
-  for (const [, type, name] of events.slice(0, upto)) {
-    if (type.endsWith("StateEntered") && name) {
-      st.set(name, "RUNNING");
-      open.push(name);
-    } else if (type.endsWith("StateExited") && name) {
-      if (st.get(name) !== "FAILED") st.set(name, "SUCCEEDED");
-      const i = open.lastIndexOf(name);
-      if (i >= 0) open.splice(i, 1);
-    } else if (/(Failed|TimedOut|Aborted)$/.test(type) && open.length) {
-      const cur = open[open.length - 1];
-      st.set(cur, type.endsWith("TimedOut") ? "TIMED_OUT" : type.endsWith("Aborted") ? "ABORTED" : "FAILED");
-      if (type.startsWith("Execution")) open.length = 0;
-    } else if (type === "TaskSubmitted" && open.length) {
-      st.set(open[open.length - 1], "WAITING");
-    }
+export function paint(svg, states) {
+  for (const n of svg.querySelectorAll("g.node")) {
+    const s = states[n.getAttribute("data-state") || ""];
+    n.setAttribute("data-status", s ? s.status : "NOT_RUN");
   }
-  return st;
 }
 
-/** Paints statuses on a rendered graph. @param {SVGSVGElement} svg @param {Map<string,string>} st */
-export function paint(svg, st) {
-  for (const n of svg.querySelectorAll("g.node")) {
-    n.setAttribute("data-status", st.get(n.getAttribute("data-state") || "") || "NOT_RUN");
+/**
+ * Fills each Map's count bar. @param {SVGSVGElement} svg
+ * @param {Record<string, {total: number, running: number, succeeded: number, failed: number, aborted: number}>} maps
+ */
+export function paintMaps(svg, maps) {
+  for (const bar of svg.querySelectorAll("g.countbar")) {
+    const name = bar.getAttribute("data-map") || "";
+    const c = maps[name] || { total: 0, running: 0, succeeded: 0, failed: 0, aborted: 0 };
+    const track = /** @type {SVGRectElement} */ (bar.querySelector("rect.track"));
+    const w = Number(track.getAttribute("data-width"));
+    const total = Math.max(c.total, c.succeeded + c.failed + c.aborted + c.running, 1);
+    let x = 0;
+    for (const [k, n] of [["succeeded", c.succeeded], ["failed", c.failed + c.aborted], ["running", c.running]]) {
+      const r = /** @type {SVGRectElement} */ (bar.querySelector("rect." + k));
+      const rw = (w * Number(n)) / total;
+      r.setAttribute("x", String(x));
+      r.setAttribute("width", String(rw));
+      x += rw;
+    }
+    const done = c.succeeded + c.failed + c.aborted;
+    /** @type {Element} */ (bar.querySelector("text.count")).textContent = `${done}/${c.total}`;
+    bar.setAttribute("aria-label", `${name} iterations: ${c.succeeded} succeeded, ${c.failed} failed, ` +
+      `${c.aborted} aborted, ${c.running} running, of ${c.total}`);
   }
 }

@@ -19,6 +19,7 @@ use sandflow_store::executions::{self, ListFilter};
 use sandflow_store::{functions as fns, invocations};
 use serde_json::{Value, json};
 
+use super::overlay;
 use super::session::Session;
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
@@ -268,45 +269,147 @@ async fn history_page(
     }))
 }
 
-/// The state a history event names, if any (`*StateEntered` / `*StateExited` details).
-fn state_name(event: &Value) -> Option<&str> {
-    let Value::Object(m) = event else { return None };
-    m.iter()
-        .filter(|(k, _)| k.ends_with("EventDetails"))
-        .find_map(|(_, d)| d.get("name").and_then(Value::as_str))
+/// Every event of the execution, read on the server (the browser gets summaries and pages).
+async fn all_events(state: &AppState, e: &executions::Execution) -> ApiResult<Vec<Value>> {
+    let id = e.id;
+    state
+        .read(move |c| executions::history(c, id, 1, usize::MAX, false))
+        .await
 }
 
-/// `GET /console/api/overlay?executionArn`: the execution's status and every event as
-/// `[id, type, stateName|null, epochSeconds]`, without payloads: what the graph overlay and the
-/// step-through slider replay.
+/// `GET /console/api/overlay?executionArn[&at=N]`: the execution, its event count, and after
+/// event `at` (default: the last) each state's status and runs and each Map's iteration counts:
+/// what the graph overlay and the step-through slider draw.
 pub async fn overlay(
     State(state): State<AppState>,
     Extension(s): Extension<Session>,
     Query(q): Q,
 ) -> Response {
-    respond(overlay_of(&state, &s, text(&q, "executionArn")).await)
+    respond(overlay_of(&state, &s, &q).await)
 }
 
-async fn overlay_of(state: &AppState, s: &Session, arn: Option<&str>) -> ApiResult<Value> {
-    let e = execution(state, s, arn).await?;
-    let id = e.id;
-    let events = state
-        .read(move |c| executions::history(c, id, 1, usize::MAX, false))
-        .await?;
-    let compact: Vec<Value> = events
+async fn overlay_of(
+    state: &AppState,
+    s: &Session,
+    q: &HashMap<String, String>,
+) -> ApiResult<Value> {
+    let e = execution(state, s, text(q, "executionArn")).await?;
+    let at = match text(q, "at") {
+        Some(_) => Some(int(q, "at", 0, 0, i64::MAX)?),
+        None => None,
+    };
+    let events = all_events(state, &e).await?;
+    let o = overlay::overlay(&events, at);
+    Ok(json!({
+        "execution": describe(&e),
+        "totalEvents": events.len(),
+        "at": at.map_or(events.len() as i64, |a| a.min(events.len() as i64)),
+        "states": o.states,
+        "maps": o.maps,
+    }))
+}
+
+/// `GET /console/api/state?executionArn&name`: the latest run of one state: its status, input,
+/// output, failure, events (up to 100) and the invocations (with logs) its tasks made.
+pub async fn state(
+    State(state): State<AppState>,
+    Extension(s): Extension<Session>,
+    Query(q): Q,
+) -> Response {
+    respond(state_of(&state, &s, &q).await)
+}
+
+async fn state_of(state: &AppState, s: &Session, q: &HashMap<String, String>) -> ApiResult<Value> {
+    let e = execution(state, s, text(q, "executionArn")).await?;
+    let name = text(q, "name")
+        .ok_or_else(|| ApiError::validation("'name' is required"))?
+        .to_string();
+    let events = all_events(state, &e).await?;
+    let run = overlay::latest_run(&events, &name);
+    let ends = |ev: &Value, suffix: &str| ev["type"].as_str().is_some_and(|t| t.ends_with(suffix));
+    let field = |suffix: &str, key: &str| {
+        run.iter()
+            .find(|ev| ends(ev, suffix))
+            .and_then(|ev| overlay::details(ev)?.get(key).cloned())
+    };
+    let failure = run.iter().rev().find(|ev| is_failure(ev)).map(|ev| {
+        let d = overlay::details(ev);
+        json!({"type": ev["type"], "error": d.and_then(|d| d.get("error")),
+               "cause": d.and_then(|d| d.get("cause"))})
+    });
+    let scheduled: Vec<i64> = run
         .iter()
-        .map(|ev| {
-            let ts =
-                wire(json!({"timestamp": ev.get("timestamp").cloned().unwrap_or(Value::Null)}));
-            json!([
-                ev.get("id"),
-                ev.get("type"),
-                state_name(ev),
-                ts["timestamp"]
-            ])
+        .filter(|ev| ends(ev, "Scheduled"))
+        .filter_map(|ev| ev["id"].as_i64())
+        .collect();
+    let (t, arn) = (s.caller.tenant_id, e.arn.clone());
+    let invocations = state
+        .read(move |c| {
+            let mut out = Vec::new();
+            for id in scheduled {
+                out.extend(invocations::of_execution(c, t, &arn, Some(id))?);
+            }
+            Ok(out)
+        })
+        .await?;
+    let o = overlay::overlay(&events, None);
+    Ok(json!({
+        "name": name,
+        "status": o.states.get(&name).map(|v| v.status),
+        "runs": o.states.get(&name).map_or(0, |v| v.runs),
+        "input": field("StateEntered", "input"),
+        "output": field("StateExited", "output"),
+        "failure": failure,
+        "events": run.iter().take(100).map(|ev| wire((*ev).clone())).collect::<Vec<_>>(),
+        "invocations": invocations.iter().map(invocation_json).collect::<Vec<_>>(),
+    }))
+}
+
+/// `GET /console/api/iterations?executionArn&state&from&limit&status`: one page of a Map
+/// state's iterations by index, with the total and where the next page starts.
+pub async fn iterations(
+    State(state): State<AppState>,
+    Extension(s): Extension<Session>,
+    Query(q): Q,
+) -> Response {
+    respond(iterations_of(&state, &s, &q).await)
+}
+
+async fn iterations_of(
+    state: &AppState,
+    s: &Session,
+    q: &HashMap<String, String>,
+) -> ApiResult<Value> {
+    let e = execution(state, s, text(q, "executionArn")).await?;
+    let map = text(q, "state").ok_or_else(|| ApiError::validation("'state' is required"))?;
+    let from = int(q, "from", 0, 0, i64::MAX)? as usize;
+    let limit = int(q, "limit", 25, 1, 500)? as usize;
+    let status = text(q, "status");
+    if let Some(st) = status
+        && !STATUSES.contains(&st)
+    {
+        return Err(ApiError::validation(format!(
+            "'status' must be one of {}",
+            STATUSES.join(", ")
+        )));
+    }
+    let events = all_events(state, &e).await?;
+    let all: Vec<_> = overlay::iterations(&events, map)
+        .into_iter()
+        .filter(|i| status.is_none_or(|st| i.status == st))
+        .map(|mut i| {
+            i.start_date = i
+                .start_date
+                .map(|t| wire(json!({"timestamp": t}))["timestamp"].take());
+            i.stop_date = i
+                .stop_date
+                .map(|t| wire(json!({"timestamp": t}))["timestamp"].take());
+            i
         })
         .collect();
-    Ok(json!({ "execution": describe(&e), "events": compact }))
+    let page: Vec<_> = all.iter().skip(from).take(limit).collect();
+    let next = (from + limit < all.len()).then_some(from + limit);
+    Ok(json!({ "iterations": page, "total": all.len(), "nextFrom": next }))
 }
 
 fn describe(e: &executions::Execution) -> Value {
@@ -407,7 +510,7 @@ pub async fn approvals(
                             e.get("type")
                                 .and_then(Value::as_str)
                                 .is_some_and(|t| t.ends_with("StateEntered"))
-                                && state_name(e) == Some(name.as_str())
+                                && overlay::named_state(e) == Some(name.as_str())
                         })
                         .and_then(|e| wire(e).get("timestamp").cloned());
                     out.push(json!({

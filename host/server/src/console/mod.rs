@@ -4,6 +4,7 @@
 //! AWS endpoint; [`api`] adds only what that API lacks.
 
 pub mod api;
+pub mod overlay;
 pub mod session;
 #[cfg(test)]
 mod tests;
@@ -33,6 +34,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/executions", get(api::executions))
         .route("/history", get(api::history))
         .route("/overlay", get(api::overlay))
+        .route("/state", get(api::state))
+        .route("/iterations", get(api::iterations))
         .route("/watch", get(api::watch))
         .route("/approvals", get(api::approvals))
         .route("/approvals/decide", post(api::decide))

@@ -14,9 +14,11 @@ use crate::tenancy;
 
 const HOST: &str = "127.0.0.1:8080";
 const ORIGIN: &str = "http://127.0.0.1:8080";
+/// Asks for approval by a message to the `approvals` queue (made by [`env`]) and waits.
 const APPROVAL: &str = r#"{"StartAt":"Approve","States":{"Approve":{"Type":"Task",
-  "Resource":"arn:aws:states:::lambda:invoke.waitForTaskToken",
-  "Parameters":{"FunctionName":"request-approval","Payload":{"order.$":"$.order","token.$":"$$.Task.Token"}},
+  "Resource":"arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+  "Parameters":{"QueueUrl":"http://localhost:8080/000000000000/approvals",
+                "MessageBody":{"order.$":"$.order","token.$":"$$.Task.Token"}},
   "End":true}}}"#;
 
 struct Env {
@@ -33,6 +35,13 @@ async fn env() -> Env {
         ..Options::default()
     };
     let state = AppState::open(dir.path(), &opts).await.unwrap();
+    state
+        .store()
+        .write(|c| {
+            let dev = sandflow_store::tenants::by_name(c, "dev")?.expect("the dev tenant");
+            sandflow_store::queues::create(c, dev.id, "approvals", &Default::default(), 0)
+        })
+        .unwrap();
     Env {
         app: router(state.clone()),
         state,
@@ -270,7 +279,7 @@ async fn approvals_complete_the_task_once_and_are_audited() {
     let (ry, rn) = (row(&yes), row(&no));
     assert_eq!(ry["stateName"], "Approve");
     assert_eq!(
-        serde_json::from_str::<Value>(ry["input"].as_str().unwrap()).unwrap()["Payload"]["order"],
+        serde_json::from_str::<Value>(ry["input"].as_str().unwrap()).unwrap()["MessageBody"]["order"],
         7
     );
 
@@ -365,15 +374,51 @@ async fn approvals_complete_the_task_once_and_are_audited() {
     let all = b.get(&e.app, "/console/api/audit").await;
     assert_eq!(all.body["decisions"].as_array().unwrap().len(), 2);
 
-    // The overlay sees the state run; failed-only history holds only failures.
+    // The overlay shows the rejected state failed, and while it waited, waiting; the state's
+    // panel has its input and failure. Failed-only history holds only failures.
     let ov = b
         .get(&e.app, &format!("/console/api/overlay?executionArn={no}"))
         .await;
-    let events = ov.body["events"].as_array().unwrap();
-    assert!(
-        events
-            .iter()
-            .any(|ev| ev[1] == "TaskStateEntered" && ev[2] == "Approve")
+    assert_eq!(
+        ov.body["states"]["Approve"]["status"], "FAILED",
+        "{}",
+        ov.body
+    );
+    let total = ov.body["totalEvents"].as_i64().unwrap();
+    let waiting = b
+        .get(
+            &e.app,
+            &format!("/console/api/overlay?executionArn={no}&at={}", total - 2),
+        )
+        .await;
+    assert_eq!(
+        waiting.body["states"]["Approve"]["status"], "WAITING",
+        "{}",
+        waiting.body
+    );
+    let st = b
+        .get(
+            &e.app,
+            &format!("/console/api/state?executionArn={no}&name=Approve"),
+        )
+        .await;
+    assert_eq!(st.body["failure"]["error"], "Rejected", "{}", st.body);
+    assert!(st.body["input"].as_str().unwrap().contains("order"));
+    let types: Vec<&str> = st.body["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        types,
+        [
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSubmitted",
+            "TaskFailed"
+        ]
     );
     let h = b
         .get(

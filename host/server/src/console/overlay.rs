@@ -1,0 +1,361 @@
+//! What the console draws over a graph, computed on the server from an execution's history up
+//! to any event: each state's status and runs, each Map state's iteration counts, one Map's
+//! iterations, and one state's latest run. The browser never loads a whole history.
+//!
+//! An event belongs to the state its details name (`*StateEntered`, `MapIteration*`), else to
+//! the state of the event it follows (`previousEventId`, which AWS keeps per branch and
+//! iteration), so Parallel branches and Map iterations are told apart.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// One state's status after some prefix of the history.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StateView {
+    /// `RUNNING`, `WAITING` (for a token or a worker), `SUCCEEDED`, `FAILED` (also when the
+    /// failure was caught), `TIMED_OUT` or `ABORTED`.
+    pub status: &'static str,
+    /// How often the state was entered (Map iterations and retries loop).
+    pub runs: u64,
+    /// The latest run's `*StateEntered` event.
+    pub entered_event_id: i64,
+}
+
+/// A Map state's iterations, summed over its runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MapCounts {
+    pub total: u64,
+    pub running: u64,
+    pub succeeded: u64,
+    pub failed: u64,
+    pub aborted: u64,
+}
+
+#[derive(Debug, Default, PartialEq, Serialize)]
+pub struct Overlay {
+    pub states: BTreeMap<String, StateView>,
+    pub maps: BTreeMap<String, MapCounts>,
+}
+
+fn id_of(e: &Value) -> i64 {
+    e.get("id").and_then(Value::as_i64).unwrap_or(0)
+}
+
+fn type_of(e: &Value) -> &str {
+    e.get("type").and_then(Value::as_str).unwrap_or("")
+}
+
+/// An event's `*EventDetails` member.
+pub fn details(e: &Value) -> Option<&Value> {
+    let Value::Object(m) = e else { return None };
+    m.iter()
+        .find(|(k, _)| k.ends_with("EventDetails"))
+        .map(|(_, d)| d)
+}
+
+/// The state an event names in its details, if any.
+pub fn named_state(e: &Value) -> Option<&str> {
+    details(e)?.get("name").and_then(Value::as_str)
+}
+
+/// Which state each event belongs to, by event id.
+struct Owners(HashMap<i64, String>);
+
+impl Owners {
+    fn new() -> Self {
+        Owners(HashMap::new())
+    }
+
+    fn place(&mut self, e: &Value) -> Option<String> {
+        let owner = match named_state(e) {
+            Some(n) => Some(n.to_string()),
+            None => e
+                .get("previousEventId")
+                .and_then(Value::as_i64)
+                .and_then(|p| self.0.get(&p).cloned()),
+        };
+        if let Some(o) = &owner {
+            self.0.insert(id_of(e), o.clone());
+        }
+        owner
+    }
+}
+
+fn failure_status(ty: &str) -> Option<&'static str> {
+    if ty.ends_with("TimedOut") {
+        Some("TIMED_OUT")
+    } else if ty.ends_with("Aborted") {
+        Some("ABORTED")
+    } else if ty.ends_with("Failed") {
+        Some("FAILED")
+    } else {
+        None
+    }
+}
+
+/// The overlay after events `..=at` (all of them when `at` is `None`).
+pub fn overlay(events: &[Value], at: Option<i64>) -> Overlay {
+    let mut out = Overlay::default();
+    let mut owners = Owners::new();
+    for e in events
+        .iter()
+        .take_while(|e| at.is_none_or(|a| id_of(e) <= a))
+    {
+        let ty = type_of(e);
+        if let Some(status) = ty.strip_prefix("Execution").and(failure_status(ty)) {
+            // The execution ended with states still open: they end with it.
+            for s in out.states.values_mut() {
+                if matches!(s.status, "RUNNING" | "WAITING") {
+                    s.status = if status == "FAILED" {
+                        "ABORTED"
+                    } else {
+                        status
+                    };
+                }
+            }
+            continue;
+        }
+        let Some(owner) = owners.place(e) else {
+            continue;
+        };
+        if ty.starts_with("MapIteration") {
+            let m = out.maps.entry(owner).or_default();
+            match ty {
+                "MapIterationStarted" => m.running += 1,
+                "MapIterationSucceeded" => m.succeeded += 1,
+                "MapIterationFailed" => m.failed += 1,
+                "MapIterationAborted" => m.aborted += 1,
+                _ => {}
+            }
+            if ty != "MapIterationStarted" {
+                m.running = m.running.saturating_sub(1);
+            }
+            continue;
+        }
+        if ty == "MapStateStarted" {
+            let n = details(e)
+                .and_then(|d| d.get("length"))
+                .and_then(Value::as_u64);
+            out.maps.entry(owner.clone()).or_default().total += n.unwrap_or(0);
+        }
+        if ty.ends_with("StateEntered") {
+            let s = out.states.entry(owner).or_insert(StateView {
+                status: "RUNNING",
+                runs: 0,
+                entered_event_id: 0,
+            });
+            // A Fail state has no exit: entering it is its failure.
+            s.status = if ty == "FailStateEntered" {
+                "FAILED"
+            } else {
+                "RUNNING"
+            };
+            s.runs += 1;
+            s.entered_event_id = id_of(e);
+            continue;
+        }
+        let Some(s) = out.states.get_mut(&owner) else {
+            continue;
+        };
+        s.status = match ty {
+            t if t.ends_with("StateExited") => match s.status {
+                "FAILED" | "TIMED_OUT" => s.status,
+                _ => "SUCCEEDED",
+            },
+            "TaskSubmitted" | "ActivityScheduled" => "WAITING",
+            "TaskScheduled" | "LambdaFunctionScheduled" | "ActivityStarted" => "RUNNING",
+            t => failure_status(t).unwrap_or(s.status),
+        };
+    }
+    out
+}
+
+/// One Map iteration.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Iteration {
+    pub index: u64,
+    pub status: &'static str,
+    pub started_event_id: i64,
+    pub start_date: Option<Value>,
+    pub stop_date: Option<Value>,
+}
+
+/// The iterations of Map state `map` (of its latest run), by index.
+pub fn iterations(events: &[Value], map: &str) -> Vec<Iteration> {
+    let mut by_index: BTreeMap<u64, Iteration> = BTreeMap::new();
+    for e in events {
+        let ty = type_of(e);
+        if !ty.starts_with("MapIteration") || named_state(e) != Some(map) {
+            continue;
+        }
+        let Some(index) = details(e)
+            .and_then(|d| d.get("index"))
+            .and_then(Value::as_u64)
+        else {
+            continue;
+        };
+        let ts = e.get("timestamp").cloned();
+        if ty == "MapIterationStarted" {
+            by_index.insert(
+                index,
+                Iteration {
+                    index,
+                    status: "RUNNING",
+                    started_event_id: id_of(e),
+                    start_date: ts,
+                    stop_date: None,
+                },
+            );
+        } else if let Some(it) = by_index.get_mut(&index) {
+            it.status = match ty {
+                "MapIterationSucceeded" => "SUCCEEDED",
+                "MapIterationAborted" => "ABORTED",
+                _ => "FAILED",
+            };
+            it.stop_date = ts;
+        }
+    }
+    by_index.into_values().collect()
+}
+
+/// The events of the latest run of `state`: from its `*StateEntered` on, those that belong
+/// to it.
+pub fn latest_run<'a>(events: &'a [Value], state: &str) -> Vec<&'a Value> {
+    let mut owners = Owners::new();
+    let mut run = Vec::new();
+    for e in events {
+        let ty = type_of(e);
+        if ty.starts_with("Execution") {
+            continue;
+        }
+        if owners.place(e).as_deref() != Some(state) || ty.starts_with("MapIteration") {
+            continue;
+        }
+        if ty.ends_with("StateEntered") {
+            run.clear();
+        }
+        run.push(e);
+    }
+    run
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn ev(id: i64, prev: i64, ty: &str, details: Option<Value>) -> Value {
+        let mut e = json!({"id": id, "previousEventId": prev, "type": ty, "timestamp": id});
+        if let Some(d) = details {
+            let mut key = ty.to_string();
+            key[..1].make_ascii_lowercase();
+            e[format!("{key}EventDetails")] = d;
+        }
+        e
+    }
+
+    fn named(name: &str) -> Option<Value> {
+        Some(json!({"name": name}))
+    }
+
+    fn iteration(index: u64) -> Option<Value> {
+        Some(json!({"name": "Each", "index": index}))
+    }
+
+    /// Ask waits on a token; Each maps over 3 items: 0 succeeds, 1 fails, 2 runs.
+    fn history() -> Vec<Value> {
+        vec![
+            ev(1, 0, "ExecutionStarted", None),
+            ev(2, 1, "ParallelStateEntered", named("Both")),
+            ev(3, 2, "ParallelStateStarted", None),
+            ev(4, 3, "TaskStateEntered", named("Ask")),
+            ev(5, 3, "MapStateEntered", named("Each")),
+            ev(6, 4, "TaskScheduled", None),
+            ev(7, 5, "MapStateStarted", Some(json!({"length": 3}))),
+            ev(8, 6, "TaskStarted", None),
+            ev(9, 7, "MapIterationStarted", iteration(0)),
+            ev(10, 7, "MapIterationStarted", iteration(1)),
+            ev(11, 9, "PassStateEntered", named("Item")),
+            ev(12, 8, "TaskSubmitted", None),
+            ev(13, 11, "PassStateExited", named("Item")),
+            ev(14, 13, "MapIterationSucceeded", iteration(0)),
+            ev(15, 10, "PassStateEntered", named("Item")),
+            ev(16, 15, "ExecutionFailed", None),
+        ]
+    }
+
+    #[test]
+    fn states_follow_their_own_branch_and_iteration() {
+        let h = history();
+        let o = overlay(&h, Some(14));
+        assert_eq!(o.states["Ask"].status, "WAITING");
+        assert_eq!(o.states["Item"].status, "SUCCEEDED");
+        assert_eq!(o.states["Each"].status, "RUNNING");
+        assert_eq!(
+            o.maps["Each"],
+            MapCounts {
+                total: 3,
+                running: 1,
+                succeeded: 1,
+                ..Default::default()
+            }
+        );
+        let o = overlay(&h, Some(15));
+        assert_eq!(
+            (o.states["Item"].status, o.states["Item"].runs),
+            ("RUNNING", 2)
+        );
+        assert_eq!(o.states["Item"].entered_event_id, 15);
+        assert!(!o.states.contains_key("Nope"));
+        // Before the task was submitted it was running.
+        assert_eq!(overlay(&h, Some(8)).states["Ask"].status, "RUNNING");
+        // The execution failed: whatever was open is aborted.
+        let end = overlay(&h, None);
+        assert_eq!(end.states["Ask"].status, "ABORTED");
+        assert_eq!(end.states["Item"].status, "ABORTED");
+    }
+
+    #[test]
+    fn a_caught_failure_stays_failed_and_a_retry_runs_again() {
+        let h = vec![
+            ev(1, 0, "ExecutionStarted", None),
+            ev(2, 1, "TaskStateEntered", named("T")),
+            ev(3, 2, "LambdaFunctionScheduled", None),
+            ev(4, 3, "LambdaFunctionFailed", None),
+            ev(5, 4, "LambdaFunctionScheduled", None),
+            ev(6, 5, "LambdaFunctionFailed", None),
+            ev(7, 6, "TaskStateExited", named("T")),
+            ev(8, 7, "FailStateEntered", named("F")),
+        ];
+        assert_eq!(overlay(&h, Some(4)).states["T"].status, "FAILED");
+        assert_eq!(overlay(&h, Some(5)).states["T"].status, "RUNNING");
+        assert_eq!(overlay(&h, None).states["T"].status, "FAILED");
+        assert_eq!(overlay(&h, None).states["F"].status, "FAILED");
+    }
+
+    #[test]
+    fn iterations_are_listed_by_index_with_their_outcome() {
+        let mut h = history();
+        h.insert(15, ev(15, 10, "MapIterationFailed", iteration(1)));
+        let its = iterations(&h, "Each");
+        let got: Vec<(u64, &str)> = its.iter().map(|i| (i.index, i.status)).collect();
+        assert_eq!(got, [(0, "SUCCEEDED"), (1, "FAILED")]);
+        assert_eq!(its[0].started_event_id, 9);
+        assert!(iterations(&h, "Other").is_empty());
+    }
+
+    #[test]
+    fn the_latest_run_of_a_state_is_its_last_entry_on() {
+        let h = history();
+        let ids: Vec<i64> = latest_run(&h, "Item").iter().map(|e| id_of(e)).collect();
+        assert_eq!(ids, [15]);
+        let ids: Vec<i64> = latest_run(&h, "Ask").iter().map(|e| id_of(e)).collect();
+        assert_eq!(ids, [4, 6, 8, 12]);
+    }
+}
