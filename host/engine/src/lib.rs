@@ -167,6 +167,8 @@ struct Inner {
     start_buckets: Mutex<HashMap<i64, (f64, std::time::Instant)>>,
     /// Express usage not yet written, per (tenant, day); flushed every second.
     express_usage: Mutex<HashMap<(i64, i64), sandflow_store::usage::Usage>>,
+    /// The id of each Standard execution as a step of it commits.
+    committed: tokio::sync::broadcast::Sender<i64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -206,6 +208,7 @@ impl Engine {
                 seed_counter: Default::default(),
                 start_buckets: Mutex::new(HashMap::new()),
                 express_usage: Mutex::new(HashMap::new()),
+                committed: tokio::sync::broadcast::channel(1024).0,
             }),
         };
         engine.recover().await?;
@@ -242,6 +245,12 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Ids of Standard executions as their steps commit: what live views wait on instead of
+    /// polling. A slow receiver lags (and should re-read) rather than slow the engine.
+    pub fn committed(&self) -> tokio::sync::broadcast::Receiver<i64> {
+        self.inner.committed.subscribe()
     }
 
     /// Starts an execution: Standard durably (idempotent by name while running with the same

@@ -348,6 +348,8 @@ impl Engine {
 
     /// Carries out a committed step's actions.
     fn after_commit(&self, id: i64, caller: &Caller, exec: &Execution, actions: Vec<Action>) {
+        // No receivers is the common case and not an error.
+        let _ = self.inner.committed.send(id);
         for a in actions {
             match a {
                 Action::ScheduleTask(call) => {

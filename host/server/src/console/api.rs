@@ -428,8 +428,8 @@ fn describe(e: &executions::Execution) -> Value {
 }
 
 /// `GET /console/api/watch?executionArn` (SSE): an `update` event `{status, lastEventId}` each
-/// time the execution records something, until it has ended. The page falls back to polling
-/// when the stream fails.
+/// time the execution records something, until it has ended. Woken by the engine's commits
+/// (at most every [`WATCH_COALESCE`]); the page falls back to polling when the stream fails.
 pub async fn watch(
     State(state): State<AppState>,
     Extension(s): Extension<Session>,
@@ -440,12 +440,15 @@ pub async fn watch(
         Err(err) => return err.into_response(),
     };
     let id = e.id;
-    let poll = Duration::from_millis(300);
+    let commits = state.engine().committed();
     let stream = futures_util::stream::unfold(
-        (state, None::<(String, i64)>, false),
-        move |(state, seen, done)| async move {
+        (state, commits, None::<(String, i64)>, false),
+        move |(state, mut commits, seen, done)| async move {
             if done {
                 return None;
+            }
+            if seen.is_some() {
+                tokio::time::sleep(WATCH_COALESCE).await;
             }
             loop {
                 let now = state
@@ -464,15 +467,40 @@ pub async fn watch(
                     let ev = Event::default()
                         .event("update")
                         .data(json!({"status": status, "lastEventId": last}).to_string());
-                    return Some((Ok::<_, Infallible>(ev), (state, current, ended)));
+                    return Some((Ok::<_, Infallible>(ev), (state, commits, current, ended)));
                 }
-                tokio::time::sleep(poll).await;
+                if !next_commit_of(&mut commits, id).await {
+                    return None;
+                }
             }
         },
     );
     Sse::new(stream)
         .keep_alive(KeepAlive::default())
         .into_response()
+}
+
+/// The least time between two updates of one watch: a busy execution (a big Map) commits far
+/// more often than a page can redraw.
+const WATCH_COALESCE: Duration = Duration::from_millis(100);
+
+/// Waits until execution `id` commits again (or the receiver lagged, or a safety interval
+/// passed: re-reading then is harmless); `false` once the engine is gone.
+async fn next_commit_of(commits: &mut tokio::sync::broadcast::Receiver<i64>, id: i64) -> bool {
+    use tokio::sync::broadcast::error::RecvError;
+    let wait = async {
+        loop {
+            match commits.recv().await {
+                Ok(x) if x == id => return true,
+                Ok(_) => {}
+                Err(RecvError::Lagged(_)) => return true,
+                Err(RecvError::Closed) => return false,
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), wait)
+        .await
+        .unwrap_or(true)
 }
 
 /// The waiting task's state and input from its stored task call.

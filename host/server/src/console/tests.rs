@@ -563,3 +563,52 @@ async fn the_console_is_served_from_the_binary() {
     .await;
     assert_eq!(cfg.body["dev"], true);
 }
+
+#[tokio::test]
+async fn the_watch_stream_is_woken_by_the_engine() {
+    use futures_util::StreamExt;
+    let e = env().await;
+    let b = browser(&e.app, "test", "test").await;
+    let sm = machine(&e, &b, "approve", APPROVAL).await;
+    let arn = start(&e, &b, &sm, "watched").await;
+    let row = inbox(&e, &b, 1).await.remove(0);
+    let req = Request::get(format!("/console/api/watch?executionArn={arn}"))
+        .header(header::HOST, HOST)
+        .header(header::COOKIE, &b.cookie)
+        .body(Body::empty())
+        .unwrap();
+    let r = e.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let mut body = r.into_body().into_data_stream();
+    let mut next_update = async || -> Value {
+        loop {
+            let chunk = body.next().await.expect("the stream ended").unwrap();
+            let text = String::from_utf8_lossy(&chunk).to_string();
+            if let Some(data) = text.lines().find_map(|l| l.strip_prefix("data: ")) {
+                return serde_json::from_str(data).unwrap();
+            }
+        }
+    };
+    let first = next_update().await;
+    assert_eq!(first["status"], "RUNNING");
+    b.sfn(
+        &e.app,
+        "SendTaskSuccess",
+        json!({"taskToken": row["taskToken"], "output": "{}"}),
+    )
+    .await;
+    // Woken by the commit, well before the watch's 5 s safety re-read.
+    let ended = async {
+        loop {
+            let u = next_update().await;
+            if u["status"] != "RUNNING" {
+                return u;
+            }
+        }
+    };
+    let last = tokio::time::timeout(Duration::from_secs(3), ended)
+        .await
+        .expect("no update after the commit");
+    assert_eq!(last["status"], "SUCCEEDED", "{last}");
+    assert!(last["lastEventId"].as_i64() > first["lastEventId"].as_i64());
+}
