@@ -10,6 +10,7 @@ import os
 import pathlib
 import shutil
 import tempfile
+import time
 
 import pytest
 from conftest import client
@@ -175,4 +176,59 @@ def test_console_graph_and_approvals(server, sfn, browser):
     assert not errors, errors
     print(f"screenshots in {SHOTS}")
     sfn.delete_state_machine(stateMachineArn=order["stateMachineArn"])
+    ctx.close()
+
+
+def chain(n, prefix):
+    """`n` Pass states in a row, every tenth a Parallel of two short branches."""
+    states = {}
+    names = [f"{prefix}{i}" for i in range(n)]
+    for i, name in enumerate(names):
+        nxt = {"Next": names[i + 1]} if i + 1 < n else {"End": True}
+        if i % 10 == 9:
+            branch = lambda b: {"StartAt": f"{name}-{b}", "States": {f"{name}-{b}": {"Type": "Pass", "End": True}}}
+            states[name] = {"Type": "Parallel", "Branches": [branch("a"), branch("b")], **nxt}
+        else:
+            states[name] = {"Type": "Pass", **nxt}
+    return {"StartAt": names[0], "States": states}
+
+
+def test_console_scale(server, sfn, browser):
+    """A 200-state definition is laid out (in a worker) and a 10,000-iteration Map stays one
+    node with a paged table. Prints the layout and page-load times the closing note reports."""
+    expect = sync_api.expect
+    big = chain(182, "S")  # 182 states + 18 Parallels × 2 branch states = 218
+    sm = sfn.create_state_machine(name="console-big", definition=json.dumps(big), roleArn=ROLE)
+    each = sfn.create_state_machine(name="console-10k", definition=json.dumps(EACH), roleArn=ROLE)
+    run = sfn.start_execution(stateMachineArn=each["stateMachineArn"], input=json.dumps({"items": [i % 100 for i in range(10_000)]}))
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    sign_in(page, server.url)
+
+    page.goto(server.url + "/console/#/machines/" + sm["stateMachineArn"])
+    expect(page.locator('svg.graph g.node[data-state="S181"]')).to_have_count(1)
+    expect(page.locator("svg.graph g.node")).to_have_count(218)
+    layout_ms = page.evaluate("window.layoutMs")
+    print(f"\n218-state layout (worker round trip): {layout_ms:.1f} ms")
+    assert page.evaluate("performance.getEntriesByType('resource').some(r => r.name.endsWith('layout-worker.js'))")
+
+    deadline = time.time() + 120
+    while sfn.describe_execution(executionArn=run["executionArn"])["status"] == "RUNNING":
+        assert time.time() < deadline, "the 10,000-item Map did not finish"
+        time.sleep(0.5)
+    t0 = time.time()
+    page.goto(server.url + "/console/#/executions/" + run["executionArn"] + "?state=Each")
+    table = page.get_by_role("table", name="Iterations of Each")
+    expect(table.locator("tbody tr")).to_have_count(25, timeout=30_000)
+    load_s = time.time() - t0
+    expect(page.locator('svg.graph g.countbar[data-map="Each"]')).to_have_attribute(
+        "aria-label", "Each iterations: 10000 succeeded, 0 failed, 0 aborted, 0 running, of 10000"
+    )
+    expect(page.get_by_text("10000 iterations")).to_be_visible()
+    events = sfn.get_execution_history(executionArn=run["executionArn"], maxResults=1, reverseOrder=True)["events"][0]["id"]
+    print(f"10,000-iteration Map ({events} events): execution page with iterations table in {load_s:.2f} s")
+    page.screenshot(path=str(SHOTS / "map-10k.png"))
+    assert not errors, errors
     ctx.close()

@@ -57,6 +57,8 @@ struct Shared {
     metrics: metrics::Metrics,
     /// Signed-in console browsers.
     sessions: crate::console::session::Sessions,
+    /// Recently read histories, for the console's overlay, state and iteration views.
+    histories: crate::console::overlay::HistoryCache,
     dev: bool,
     /// GetActivityTask's long poll (AWS: 60 s).
     activity_poll: Duration,
@@ -124,6 +126,7 @@ impl AppState {
                 sealer,
                 metrics: metrics::Metrics::default(),
                 sessions: Default::default(),
+                histories: Default::default(),
                 dev: opts.dev,
                 activity_poll: opts.activity_poll,
                 sns,
@@ -153,6 +156,10 @@ impl AppState {
 
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.inner.metrics
+    }
+
+    pub fn histories(&self) -> &crate::console::overlay::HistoryCache {
+        &self.inner.histories
     }
 
     pub fn sessions(&self) -> &crate::console::session::Sessions {

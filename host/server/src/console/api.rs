@@ -270,11 +270,23 @@ async fn history_page(
 }
 
 /// Every event of the execution, read on the server (the browser gets summaries and pages).
-async fn all_events(state: &AppState, e: &executions::Execution) -> ApiResult<Vec<Value>> {
+async fn all_events(
+    state: &AppState,
+    e: &executions::Execution,
+) -> ApiResult<std::sync::Arc<Vec<Value>>> {
     let id = e.id;
-    state
-        .read(move |c| executions::history(c, id, 1, usize::MAX, false))
-        .await
+    let last = state
+        .read(move |c| executions::last_event_id(c, id))
+        .await?;
+    if let Some(h) = state.histories().get(id, last) {
+        return Ok(h);
+    }
+    let events = state
+        .read(move |c| executions::history(c, id, 1, last as usize, false))
+        .await?;
+    let events = std::sync::Arc::new(events);
+    state.histories().put(id, last, events.clone());
+    Ok(events)
 }
 
 /// `GET /console/api/overlay?executionArn[&at=N]`: the execution, its event count, and after

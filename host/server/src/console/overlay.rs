@@ -6,10 +6,41 @@
 //! the state of the event it follows (`previousEventId`, which AWS keeps per branch and
 //! iteration), so Parallel branches and Map iterations are told apart.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
 use serde_json::Value;
+
+/// The last few histories read, keyed by execution and its last event id (a history only
+/// grows, so that pair names one exact history). Opening an execution page reads its history
+/// for the overlay, the selected state and a Map's iterations: one read serves all three.
+#[derive(Default)]
+pub struct HistoryCache(Mutex<VecDeque<Cached>>);
+
+/// (execution id, last event id, its events).
+type Cached = (i64, i64, Arc<Vec<Value>>);
+
+/// Events kept across all cached histories (about 30 MB of parsed JSON at most).
+const CACHED_EVENTS: usize = 100_000;
+
+impl HistoryCache {
+    pub fn get(&self, execution_id: i64, last_event_id: i64) -> Option<Arc<Vec<Value>>> {
+        let c = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        c.iter()
+            .find(|(id, last, _)| (*id, *last) == (execution_id, last_event_id))
+            .map(|(_, _, h)| h.clone())
+    }
+
+    pub fn put(&self, execution_id: i64, last_event_id: i64, history: Arc<Vec<Value>>) {
+        let mut c = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        c.retain(|(id, _, _)| *id != execution_id);
+        c.push_front((execution_id, last_event_id, history));
+        while c.len() > 1 && c.iter().map(|(_, _, h)| h.len()).sum::<usize>() > CACHED_EVENTS {
+            c.pop_back();
+        }
+    }
+}
 
 /// One state's status after some prefix of the history.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -357,5 +388,22 @@ mod tests {
         assert_eq!(ids, [15]);
         let ids: Vec<i64> = latest_run(&h, "Ask").iter().map(|e| id_of(e)).collect();
         assert_eq!(ids, [4, 6, 8, 12]);
+    }
+
+    #[test]
+    fn the_cache_serves_one_exact_history_and_stays_bounded() {
+        let cache = HistoryCache::default();
+        let big = Arc::new(vec![Value::Null; CACHED_EVENTS - 30]);
+        cache.put(1, 5, Arc::new(history()));
+        assert!(cache.get(1, 5).is_some());
+        assert!(cache.get(1, 6).is_none(), "the history grew since");
+        cache.put(2, big.len() as i64, big.clone());
+        assert!(cache.get(1, 5).is_some());
+        cache.put(3, 20, Arc::new(vec![Value::Null; 20]));
+        assert!(
+            cache.get(1, 5).is_none(),
+            "the oldest went to stay under the bound"
+        );
+        assert!(cache.get(2, big.len() as i64).is_some() && cache.get(3, 20).is_some());
     }
 }
