@@ -171,6 +171,20 @@ def test_console_graph_and_approvals(server, sfn, browser):
     page.reload()
     expect(page.get_by_role("table", name="Iterations of Each").locator("tbody tr")).to_have_count(7)
 
+    # Topics and the SNS outbox: an email with no SMTP relay waits there.
+    sns = client(server, service="sns")
+    topic = sns.create_topic(Name="console-news")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="email", Endpoint="ops@shop.example")
+    sns.publish(TopicArn=topic, Subject="Restocked", Message="SKU-1 is back")
+    page.get_by_role("link", name="Topics").click()
+    expect(page.get_by_role("table", name="Topics")).to_contain_text("email: ops@shop.example")
+    page.locator("#f-topic").select_option(label="console-news")
+    outbox = page.get_by_role("table", name="Outbox")
+    expect(outbox).to_contain_text("Restocked")
+    expect(outbox).to_contain_text("pending email: ops@shop.example")
+    assert "topic=" in page.url
+    page.screenshot(path=str(SHOTS / "topics.png"), full_page=True)
+
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     assert not errors, errors

@@ -128,6 +128,7 @@ async function show() {
     else if (page === "executions") await executionsPage(q);
     else if (page === "approvals") await approvalsPage();
     else if (page === "functions") await functionsPage();
+    else if (page === "topics") await topicsPage(q);
     else if (page === "usage") await usagePage();
     else main.append(h("p", { text: "No such page." }));
   } catch (e) {
@@ -588,6 +589,44 @@ function approvalRow(a, i) {
     h("td", {}, h("pre", { text: pretty(a.input) })),
     cell);
   return row;
+}
+
+/** Topics with their subscriptions, and the outbox: each published message's deliveries. @param {URLSearchParams} q */
+async function topicsPage(q) {
+  main.append(h("h1", { text: "Topics" }));
+  const r = await api("/topics");
+  if (!r.topics.length) { main.append(h("p", { class: "muted", text: "No topics yet. Create one with the SNS API (CreateTopic)." })); return; }
+  main.append(h("table", { "aria-label": "Topics" },
+    h("thead", {}, h("tr", {}, ...["Name", "Subscriptions"].map((t) => h("th", { text: t })))),
+    h("tbody", {}, ...r.topics.map((/** @type {any} */ t) => h("tr", {},
+      h("td", { text: t.name }),
+      h("td", {}, t.subscriptions.length ? h("ul", {}, ...t.subscriptions.map((/** @type {any} */ s) =>
+        h("li", { text: `${s.protocol}: ${s.endpoint}${s.pendingConfirmation ? " (pending confirmation)" : ""}` }))) : h("span", { class: "muted", text: "none" })))))));
+  const pick = /** @type {HTMLSelectElement} */ (h("select", { id: "f-topic" }, h("option", { value: "", text: "All topics" }),
+    ...r.topics.map((/** @type {any} */ t) => h("option", { value: t.topicArn, text: t.name }))));
+  pick.value = q.get("topic") || "";
+  const out = h("div");
+  const load = async () => {
+    const p = new URLSearchParams();
+    if (pick.value) p.set("topic", pick.value);
+    setHash("topics", undefined, p);
+    const o = await api("/outbox" + (pick.value ? "?topic=" + encodeURIComponent(pick.value) : ""));
+    out.replaceChildren(o.Messages.length ? h("table", { "aria-label": "Outbox" },
+      h("thead", {}, h("tr", {}, ...["Published", "Topic", "Subject", "Message", "Deliveries"].map((t) => h("th", { text: t })))),
+      h("tbody", {}, ...o.Messages.map((/** @type {any} */ m) => h("tr", {},
+        h("td", { text: when(m.Published / 1000) }), h("td", { text: tail(m.TopicArn) }), h("td", { text: m.Subject || "" }),
+        h("td", {}, h("pre", { text: m.Message.length > 400 ? m.Message.slice(0, 400) + "…" : m.Message })),
+        h("td", {}, h("ul", {}, ...m.Deliveries.map((/** @type {any} */ d) => h("li", {},
+          h("span", { class: "delivery " + d.State, text: d.State }),
+          ` ${d.Protocol}: ${d.Endpoint} · ${d.Attempts} attempt${d.Attempts === 1 ? "" : "s"}`,
+          d.LastError ? h("div", { class: "error", text: d.LastError }) : "")))))))) :
+      h("p", { class: "muted", text: "Nothing published yet." }));
+  };
+  pick.addEventListener("change", load);
+  main.append(h("h2", { text: "Outbox" }),
+    h("p", { class: "muted", text: "Every delivery of every message: pending ones are retried with backoff; email waits here while the server has no SMTP relay." }),
+    h("div", { class: "filters" }, h("label", {}, "Topic ", pick)), out);
+  await load();
 }
 
 async function functionsPage() {

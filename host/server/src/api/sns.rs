@@ -876,20 +876,28 @@ pub async fn outbox(
             return super::errors::ApiError::validation("limit must be 1-100").into_response();
         }
     };
-    let topic = q.get("topic").cloned();
-    let tenant = caller.tenant_id;
-    let read = state
+    match outbox_of(&state, caller.tenant_id, q.get("topic").cloned(), limit).await {
+        Ok(v) => axum::Json(v).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// The tenant's latest `limit` messages (of one topic ARN, if given), newest first, each with
+/// its deliveries: what `GET /sandflow/outbox` and the console's topics page show.
+pub async fn outbox_of(
+    state: &AppState,
+    tenant: i64,
+    topic: Option<String>,
+    limit: usize,
+) -> super::errors::ApiResult<Value> {
+    let (messages, deliveries, oldest) = state
         .read(move |c| {
             let messages = topics::recent(c, tenant, topic.as_deref(), limit)?;
             let oldest = messages.last().map_or(i64::MAX, |m| m.id);
             let deliveries = topics::outbox(c, tenant, topic.as_deref(), limit * 20)?;
             Ok((messages, deliveries, oldest))
         })
-        .await;
-    let (messages, deliveries, oldest) = match read {
-        Ok(r) => r,
-        Err(e) => return e.into_response(),
-    };
+        .await?;
     let mut by_message: HashMap<i64, Vec<Value>> = HashMap::new();
     for d in deliveries.iter().filter(|d| d.message.id >= oldest) {
         by_message.entry(d.message.id).or_default().push(json!({
@@ -919,5 +927,5 @@ pub async fn outbox(
             })
         })
         .collect();
-    axum::Json(json!({ "Messages": out })).into_response()
+    Ok(json!({ "Messages": out }))
 }

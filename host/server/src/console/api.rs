@@ -793,3 +793,43 @@ pub async fn invocations(
     let (arn, event) = (text(&q, "executionArn"), text(&q, "eventId"));
     respond(logs::of_execution(&state, s.caller.tenant_id, arn, event).await)
 }
+
+/// `GET /console/api/topics`: the tenant's SNS topics with their subscriptions.
+pub async fn topics(State(state): State<AppState>, Extension(s): Extension<Session>) -> Response {
+    let (t, region, account) = (
+        s.caller.tenant_id,
+        s.caller.region.clone(),
+        s.caller.account.clone(),
+    );
+    respond(
+        state
+            .read(move |c| {
+                let mut out = Vec::new();
+                for topic in sandflow_store::topics::list_topics(c, t, 0, 1000)? {
+                    let subs =
+                        sandflow_store::topics::list_subscriptions(c, t, Some(topic.id), 0, 1000)?;
+                    out.push(json!({
+                        "name": topic.name,
+                        "topicArn": format!("arn:aws:sns:{region}:{account}:{}", topic.name),
+                        "subscriptions": subs.iter().map(|s| json!({
+                            "protocol": s.protocol,
+                            "endpoint": s.endpoint,
+                            "pendingConfirmation": s.pending_confirmation,
+                        })).collect::<Vec<_>>(),
+                    }));
+                }
+                Ok(json!({ "topics": out }))
+            })
+            .await,
+    )
+}
+
+/// `GET /console/api/outbox?topic=ARN`: the latest 50 messages with their deliveries.
+pub async fn outbox(
+    State(state): State<AppState>,
+    Extension(s): Extension<Session>,
+    Query(q): Q,
+) -> Response {
+    let topic = text(&q, "topic").map(str::to_string);
+    respond(crate::api::sns::outbox_of(&state, s.caller.tenant_id, topic, 50).await)
+}

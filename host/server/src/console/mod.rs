@@ -42,6 +42,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/audit", get(api::audit))
         .route("/usage", get(api::usage))
         .route("/functions", get(api::functions))
+        .route("/topics", get(api::topics))
+        .route("/outbox", get(api::outbox))
         .route("/invocations", get(api::invocations))
         .route_layer(middleware::from_fn_with_state(state, session::require));
     let api = Router::new()

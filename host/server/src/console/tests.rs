@@ -612,3 +612,71 @@ async fn the_watch_stream_is_woken_by_the_engine() {
     assert_eq!(last["status"], "SUCCEEDED", "{last}");
     assert!(last["lastEventId"].as_i64() > first["lastEventId"].as_i64());
 }
+
+#[tokio::test]
+async fn topics_and_their_outbox_are_shown_to_their_tenant_only() {
+    use sandflow_store::topics;
+    let e = env().await;
+    e.state
+        .store()
+        .write(|c| {
+            let dev = sandflow_store::tenants::by_name(c, "dev")?.expect("the dev tenant");
+            let t = topics::create_topic(c, dev.id, "orders", &Default::default(), 0)?;
+            topics::subscribe(
+                c,
+                &topics::NewSubscription {
+                    tenant_id: dev.id,
+                    topic_id: t.id,
+                    uuid: "u-1".into(),
+                    protocol: "email".into(),
+                    endpoint: "ops@shop.example".into(),
+                    attributes: Default::default(),
+                    pending_confirmation: false,
+                    created_ms: 0,
+                },
+            )?;
+            let m = topics::TopicMessage {
+                id: 0,
+                tenant_id: dev.id,
+                topic_arn: "arn:aws:sns:us-east-1:000000000000:orders".into(),
+                message_id: "m-1".into(),
+                subject: Some("Out of stock".into()),
+                message: "order 7".into(),
+                attributes: "null".into(),
+                created_ms: 1,
+            };
+            topics::publish(c, "orders", &m)
+        })
+        .unwrap();
+    let b = browser(&e.app, "test", "test").await;
+    let t = b.get(&e.app, "/console/api/topics").await;
+    assert_eq!(t.body["topics"][0]["name"], "orders", "{}", t.body);
+    assert_eq!(
+        t.body["topics"][0]["subscriptions"][0]["endpoint"],
+        "ops@shop.example"
+    );
+    let arn = t.body["topics"][0]["topicArn"].as_str().unwrap();
+    let o = b
+        .get(&e.app, &format!("/console/api/outbox?topic={arn}"))
+        .await;
+    let m = &o.body["Messages"][0];
+    assert_eq!(m["Subject"], "Out of stock", "{}", o.body);
+    assert_eq!(m["Deliveries"][0]["Protocol"], "email");
+    assert_eq!(m["Deliveries"][0]["State"], "pending");
+
+    let creds = tenancy::create(e.state.store(), e.state.sealer(), "other").unwrap();
+    let other = browser(
+        &e.app,
+        creds["accessKeyId"].as_str().unwrap(),
+        creds["secretAccessKey"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(
+        other.get(&e.app, "/console/api/topics").await.body["topics"],
+        json!([])
+    );
+    let theirs = other
+        .get(&e.app, &format!("/console/api/outbox?topic={arn}"))
+        .await;
+    assert_eq!(theirs.body["Messages"], json!([]));
+}
