@@ -246,3 +246,73 @@ def test_console_scale(server, sfn, browser):
     page.screenshot(path=str(SHOTS / "map-10k.png"))
     assert not errors, errors
     ctx.close()
+
+
+WAIT_THEN_PASS = {
+    "StartAt": "Pause",
+    "States": {"Pause": {"Type": "Wait", "Seconds": 1, "Next": "Done"}, "Done": {"Type": "Pass", "End": True}},
+}
+
+
+def test_console_start_watch_dark_mode_and_tenants(server, sfn, other, browser):
+    """Start an execution from its state machine's page and watch it succeed without a reload;
+    the steps table; dark mode; another tenant's session sees none of it; every page's
+    screenshot."""
+    expect = sync_api.expect
+    sm = sfn.create_state_machine(name="console-wait", definition=json.dumps(WAIT_THEN_PASS), roleArn=ROLE)
+    ctx = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = ctx.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.url + "/")
+    page.screenshot(path=str(SHOTS / "sign-in.png"))
+    sign_in(page, server.url)
+
+    page.goto(server.url + "/console/#/machines/" + sm["stateMachineArn"])
+    page.get_by_label("Execution input").fill("{not json")
+    expect(page.get_by_role("alert")).to_contain_text("Input is not valid JSON")
+    page.get_by_label("Execution input").fill('{"order": 42}')
+    page.get_by_label("Name").fill("from-the-console")
+    page.get_by_role("button", name="Start execution").click()
+    expect(page.get_by_role("heading", name="from-the-console")).to_be_visible()
+    status = page.locator("h1 + p .status")
+    expect(status).to_have_text("Running")
+    page.evaluate("window.__sameDocument = true")
+    expect(status).to_have_text("Succeeded", timeout=15_000)
+    assert page.evaluate("window.__sameDocument === true"), "the page reloaded"
+    expect(page.locator('svg.graph g.node[data-state="Done"]')).to_have_attribute("data-status", "SUCCEEDED")
+    steps = page.get_by_role("table", name="Steps")
+    expect(steps.locator("tbody tr")).to_have_count(2)
+    expect(steps.locator("tbody tr").nth(0)).to_contain_text("Pause")
+    expect(steps.locator("tbody tr").nth(0)).to_contain_text("Wait")
+    steps.get_by_role("button", name="Done").click()
+    expect(page.locator("#selected pre").last).to_contain_text('"order": 42')
+    assert "state=Done" in page.url
+    mine = page.url
+
+    page.get_by_role("button", name="Dark mode").click()
+    assert page.evaluate("document.documentElement.classList.contains('dark')")
+    expect(page.get_by_role("button", name="Light mode")).to_have_attribute("aria-pressed", "true")
+    page.screenshot(path=str(SHOTS / "execution-dark.png"), full_page=True)
+    for link, shot in [("Functions", "functions.png"), ("Usage", "usage.png"), ("State machines", "state-machines.png")]:
+        page.get_by_role("link", name=link).click()
+        expect(page.get_by_role("heading", name=link)).to_be_visible()
+        page.screenshot(path=str(SHOTS / shot), full_page=True)
+    page.get_by_role("button", name="Light mode").click()
+
+    # Another tenant, in its own browser: none of this tenant's data, even by deep link.
+    creds = server.cli("tenant", "create", "console-other")
+    theirs = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    theirs.goto(server.url + "/")
+    theirs.get_by_label("Access key").fill(creds["accessKeyId"])
+    theirs.get_by_label("Secret key").fill(creds["secretAccessKey"])
+    theirs.get_by_role("button", name="Sign in").click()
+    expect(theirs.get_by_role("heading", name="State machines")).to_be_visible()
+    expect(theirs.get_by_role("link", name="console-wait")).to_have_count(0)
+    theirs.get_by_role("link", name="Executions").click()
+    expect(theirs.get_by_text("No executions.")).to_be_visible()
+    theirs.goto(mine)
+    expect(theirs.get_by_role("alert")).to_contain_text("Execution Does Not Exist")
+    theirs.screenshot(path=str(SHOTS / "other-tenant.png"))
+    assert not errors, errors
+    ctx.close()

@@ -414,6 +414,29 @@ async function executionPage(arn, q) {
     return box;
   };
 
+  const stepsBox = h("div");
+  const loadSteps = async () => {
+    const at = Number(q.get("steps") || 0);
+    const r = await api(`/steps?executionArn=${enc}&from=${at}&limit=25`);
+    const go = (/** @type {number} */ n) => { q.set("steps", String(n)); setHash("executions", arn, q); loadSteps(); };
+    const prev = h("button", { type: "button", text: "Previous steps", disabled: at === 0, onclick: () => go(Math.max(0, at - 25)) });
+    const next = h("button", { type: "button", text: "Next steps", disabled: r.nextFrom == null, onclick: () => go(r.nextFrom) });
+    stepsBox.replaceChildren(r.steps.length ? h("table", { "aria-label": "Steps" },
+      h("thead", {}, h("tr", {}, ...["#", "State", "Type", "Status", "Started", "Duration"].map((t) => h("th", { text: t })))),
+      h("tbody", {}, ...r.steps.map((/** @type {any} */ st, /** @type {number} */ i) => h("tr", {},
+        h("td", { text: String(at + i + 1) }),
+        h("td", {}, h("button", { type: "button", class: "link", text: st.name, onclick: () => {
+          g.selected = st.name;
+          for (const n of g.svg.querySelectorAll("g.node")) n.classList.toggle("selected", n.getAttribute("data-state") === st.name);
+          q.set("state", st.name); q.delete("it"); setHash("executions", arn, q); showState(st.name);
+        } })),
+        h("td", { text: st.stateType }), h("td", {}, h("span", { class: "status " + st.status, text: STATE_WORDS[st.status] || st.status })),
+        h("td", { text: when(st.startDate) }),
+        h("td", { text: st.stopDate ? `${((st.stopDate - st.startDate) * 1000).toFixed(0)} ms` : "" }))))) :
+      h("p", { class: "muted", text: "No steps yet." }),
+      h("p", {}, prev, " ", next, ` ${r.total} steps`));
+  };
+
   const histBox = h("div");
   const failedOnly = /** @type {HTMLInputElement} */ (h("input", { type: "checkbox", id: "failed-only" }));
   failedOnly.checked = q.get("failed") === "1";
@@ -464,6 +487,7 @@ async function executionPage(arn, q) {
     slider.max = String(latest.totalEvents);
     if (following) slider.value = String(latest.totalEvents);
     repaint();
+    await loadSteps();
     await loadHistory();
     await loadAudit();
     await loadInvocations();
@@ -474,6 +498,7 @@ async function executionPage(arn, q) {
   if (sel) g.selected = sel;
   main.append(h("h2", { text: "Graph" }), g.box, h("div", {}, slider, sliderLabel),
     h("div", { class: "row" }, h("div", { class: "panel" }, h("h3", { text: "Execution input" }), h("pre", { id: "exec-io" }))),
+    h("h2", { text: "Steps" }), stepsBox,
     h("h2", { text: "Selected state" }), selPanel,
     h("h2", { text: "Event history" }), h("label", {}, failedOnly, " Failed only"), histBox,
     h("h2", { text: "Task invocations and logs" }), invBox,
@@ -486,8 +511,14 @@ async function executionPage(arn, q) {
 
 /** Live updates: SSE, falling back to polling. @param {string} arn @param {() => Promise<void>} refresh */
 function live(arn, refresh) {
+  // An update that arrives during a refresh is not dropped: one more refresh follows.
   let busy = false;
-  const kick = async () => { if (busy) return; busy = true; try { await refresh(); } finally { busy = false; } };
+  let again = false;
+  const kick = async () => {
+    if (busy) { again = true; return; }
+    busy = true;
+    try { do { again = false; await refresh(); } while (again); } finally { busy = false; }
+  };
   if (typeof EventSource === "undefined") return poll();
   const es = new EventSource("/console/api/watch?executionArn=" + encodeURIComponent(arn));
   let opened = false;

@@ -202,6 +202,11 @@ fn is_failure(event: &Value) -> bool {
     ty.ends_with("Failed") || ty.ends_with("TimedOut") || ty.ends_with("Aborted")
 }
 
+/// A stored RFC 3339 timestamp as epoch seconds.
+fn epoch_of(ts: Value) -> Value {
+    wire(json!({ "timestamp": ts }))["timestamp"].take()
+}
+
 /// History timestamps are stored as RFC 3339; the API answers epoch seconds.
 fn wire(mut e: Value) -> Value {
     if let Some(ts) = e.get("timestamp").and_then(Value::as_str)
@@ -377,6 +382,37 @@ async fn state_of(state: &AppState, s: &Session, q: &HashMap<String, String>) ->
     }))
 }
 
+/// `GET /console/api/steps?executionArn&from&limit`: one page of the execution's state runs
+/// in the order they were entered (name, type, status, start and stop), and the total.
+pub async fn steps(
+    State(state): State<AppState>,
+    Extension(s): Extension<Session>,
+    Query(q): Q,
+) -> Response {
+    let r = async {
+        let e = execution(&state, &s, text(&q, "executionArn")).await?;
+        let from = int(&q, "from", 0, 0, i64::MAX)? as usize;
+        let limit = int(&q, "limit", 25, 1, 500)? as usize;
+        let events = all_events(&state, &e).await?;
+        let all = overlay::steps(&events);
+        let page: Vec<Value> = all
+            .iter()
+            .skip(from)
+            .take(limit)
+            .map(|st| {
+                let mut st = st.clone();
+                st.start_date = st.start_date.map(epoch_of);
+                st.stop_date = st.stop_date.map(epoch_of);
+                json!(st)
+            })
+            .collect();
+        let next = (from + limit < all.len()).then_some(from + limit);
+        Ok(json!({ "steps": page, "total": all.len(), "nextFrom": next }))
+    }
+    .await;
+    respond(r)
+}
+
 /// `GET /console/api/iterations?executionArn&state&from&limit&status`: one page of a Map
 /// state's iterations by index, with the total and where the next page starts.
 pub async fn iterations(
@@ -410,12 +446,8 @@ async fn iterations_of(
         .into_iter()
         .filter(|i| status.is_none_or(|st| i.status == st))
         .map(|mut i| {
-            i.start_date = i
-                .start_date
-                .map(|t| wire(json!({"timestamp": t}))["timestamp"].take());
-            i.stop_date = i
-                .stop_date
-                .map(|t| wire(json!({"timestamp": t}))["timestamp"].take());
+            i.start_date = i.start_date.map(epoch_of);
+            i.stop_date = i.stop_date.map(epoch_of);
             i
         })
         .collect();

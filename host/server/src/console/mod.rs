@@ -36,6 +36,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/overlay", get(api::overlay))
         .route("/state", get(api::state))
         .route("/iterations", get(api::iterations))
+        .route("/steps", get(api::steps))
         .route("/watch", get(api::watch))
         .route("/approvals", get(api::approvals))
         .route("/approvals/decide", post(api::decide))

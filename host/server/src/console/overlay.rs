@@ -93,27 +93,18 @@ pub fn named_state(e: &Value) -> Option<&str> {
     details(e)?.get("name").and_then(Value::as_str)
 }
 
-/// Which state each event belongs to, by event id.
-struct Owners(HashMap<i64, String>);
-
-impl Owners {
-    fn new() -> Self {
-        Owners(HashMap::new())
-    }
-
-    fn place(&mut self, e: &Value) -> Option<String> {
-        let owner = match named_state(e) {
-            Some(n) => Some(n.to_string()),
-            None => e
-                .get("previousEventId")
-                .and_then(Value::as_i64)
-                .and_then(|p| self.0.get(&p).cloned()),
-        };
-        if let Some(o) = &owner {
-            self.0.insert(id_of(e), o.clone());
-        }
-        owner
-    }
+/// One run of a state: from its `*StateEntered` to its exit (or the failure that ended it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Step {
+    pub name: String,
+    /// The state's type as its events name it (`Task`, `Map`, `Pass` ...).
+    pub state_type: String,
+    /// As [`StateView::status`].
+    pub status: &'static str,
+    pub entered_event_id: i64,
+    pub start_date: Option<Value>,
+    pub stop_date: Option<Value>,
 }
 
 fn failure_status(ty: &str) -> Option<&'static str> {
@@ -128,33 +119,82 @@ fn failure_status(ty: &str) -> Option<&'static str> {
     }
 }
 
-/// The overlay after events `..=at` (all of them when `at` is `None`).
-pub fn overlay(events: &[Value], at: Option<i64>) -> Overlay {
-    let mut out = Overlay::default();
-    let mut owners = Owners::new();
-    for e in events
-        .iter()
-        .take_while(|e| at.is_none_or(|a| id_of(e) <= a))
-    {
-        let ty = type_of(e);
-        if let Some(status) = ty.strip_prefix("Execution").and(failure_status(ty)) {
-            // The execution ended with states still open: they end with it.
-            for s in out.states.values_mut() {
-                if matches!(s.status, "RUNNING" | "WAITING") {
-                    s.status = if status == "FAILED" {
-                        "ABORTED"
-                    } else {
-                        status
-                    };
+/// A history prefix read into state runs: which run each event belongs to, and Map counts.
+#[derive(Default)]
+struct Scan {
+    steps: Vec<Step>,
+    maps: BTreeMap<String, MapCounts>,
+    /// Event id → index of its run in `steps`.
+    run_of: HashMap<i64, usize>,
+    /// State name → index of its latest run.
+    latest: HashMap<String, usize>,
+}
+
+impl Scan {
+    /// Reads events `..=at` (all of them when `at` is `None`).
+    fn new(events: &[Value], at: Option<i64>) -> Scan {
+        let mut scan = Scan::default();
+        for e in events
+            .iter()
+            .take_while(|e| at.is_none_or(|a| id_of(e) <= a))
+        {
+            scan.read(e);
+        }
+        scan
+    }
+
+    fn read(&mut self, e: &Value) {
+        let (id, ty) = (id_of(e), type_of(e));
+        if ty.starts_with("Execution") {
+            if let Some(status) = failure_status(ty) {
+                // The execution ended with states still open: they end with it.
+                for s in &mut self.steps {
+                    if matches!(s.status, "RUNNING" | "WAITING") {
+                        s.status = if status == "FAILED" {
+                            "ABORTED"
+                        } else {
+                            status
+                        };
+                    }
                 }
             }
-            continue;
+            return;
         }
-        let Some(owner) = owners.place(e) else {
-            continue;
+        let prev = e.get("previousEventId").and_then(Value::as_i64);
+        let after = prev.and_then(|p| self.run_of.get(&p).copied());
+        let named = named_state(e);
+        if ty.ends_with("StateEntered") {
+            let name = named.unwrap_or_default().to_string();
+            self.latest.insert(name.clone(), self.steps.len());
+            self.run_of.insert(id, self.steps.len());
+            self.steps.push(Step {
+                name,
+                state_type: ty.trim_end_matches("StateEntered").to_string(),
+                // A Fail state has no exit: entering it is its failure.
+                status: if ty == "FailStateEntered" {
+                    "FAILED"
+                } else {
+                    "RUNNING"
+                },
+                entered_event_id: id,
+                start_date: e.get("timestamp").cloned(),
+                stop_date: None,
+            });
+            return;
+        }
+        // An event naming its state belongs to the run it follows if that run is of the
+        // state (an exit after its own run's events), else to the state's latest run (a Map's
+        // iteration events, which follow the iteration's last inner event).
+        let run = match named {
+            Some(n) => after
+                .filter(|&r| self.steps[r].name == n)
+                .or_else(|| self.latest.get(n).copied()),
+            None => after,
         };
+        let Some(run) = run else { return };
+        self.run_of.insert(id, run);
         if ty.starts_with("MapIteration") {
-            let m = out.maps.entry(owner).or_default();
+            let m = self.maps.entry(self.steps[run].name.clone()).or_default();
             match ty {
                 "MapIterationStarted" => m.running += 1,
                 "MapIterationSucceeded" => m.succeeded += 1,
@@ -165,44 +205,69 @@ pub fn overlay(events: &[Value], at: Option<i64>) -> Overlay {
             if ty != "MapIterationStarted" {
                 m.running = m.running.saturating_sub(1);
             }
-            continue;
+            return;
         }
         if ty == "MapStateStarted" {
             let n = details(e)
                 .and_then(|d| d.get("length"))
                 .and_then(Value::as_u64);
-            out.maps.entry(owner.clone()).or_default().total += n.unwrap_or(0);
+            let m = self.maps.entry(self.steps[run].name.clone()).or_default();
+            m.total += n.unwrap_or(0);
         }
-        if ty.ends_with("StateEntered") {
-            let s = out.states.entry(owner).or_insert(StateView {
-                status: "RUNNING",
-                runs: 0,
-                entered_event_id: 0,
-            });
-            // A Fail state has no exit: entering it is its failure.
-            s.status = if ty == "FailStateEntered" {
-                "FAILED"
-            } else {
-                "RUNNING"
-            };
-            s.runs += 1;
-            s.entered_event_id = id_of(e);
-            continue;
-        }
-        let Some(s) = out.states.get_mut(&owner) else {
-            continue;
-        };
+        let s = &mut self.steps[run];
         s.status = match ty {
-            t if t.ends_with("StateExited") => match s.status {
-                "FAILED" | "TIMED_OUT" => s.status,
-                _ => "SUCCEEDED",
-            },
+            t if t.ends_with("StateExited") => {
+                s.stop_date = e.get("timestamp").cloned();
+                match s.status {
+                    "FAILED" | "TIMED_OUT" => s.status,
+                    _ => "SUCCEEDED",
+                }
+            }
             "TaskSubmitted" | "ActivityScheduled" => "WAITING",
             "TaskScheduled" | "LambdaFunctionScheduled" | "ActivityStarted" => "RUNNING",
             t => failure_status(t).unwrap_or(s.status),
         };
     }
-    out
+}
+
+/// The overlay after events `..=at` (all of them when `at` is `None`): each state's latest
+/// run and how many it had.
+pub fn overlay(events: &[Value], at: Option<i64>) -> Overlay {
+    let scan = Scan::new(events, at);
+    let mut states: BTreeMap<String, StateView> = BTreeMap::new();
+    for s in &scan.steps {
+        let v = states.entry(s.name.clone()).or_insert(StateView {
+            status: s.status,
+            runs: 0,
+            entered_event_id: s.entered_event_id,
+        });
+        v.runs += 1;
+        v.status = s.status;
+        v.entered_event_id = s.entered_event_id;
+    }
+    Overlay {
+        states,
+        maps: scan.maps,
+    }
+}
+
+/// Every state run, in the order the states were entered.
+pub fn steps(events: &[Value]) -> Vec<Step> {
+    Scan::new(events, None).steps
+}
+
+/// The events of the latest run of `state`, from its `*StateEntered` on (Map iteration
+/// events aside).
+pub fn latest_run<'a>(events: &'a [Value], state: &str) -> Vec<&'a Value> {
+    let scan = Scan::new(events, None);
+    let Some(&run) = scan.latest.get(state) else {
+        return Vec::new();
+    };
+    events
+        .iter()
+        .filter(|e| scan.run_of.get(&id_of(e)) == Some(&run))
+        .filter(|e| !type_of(e).starts_with("MapIteration"))
+        .collect()
 }
 
 /// One Map iteration.
@@ -252,27 +317,6 @@ pub fn iterations(events: &[Value], map: &str) -> Vec<Iteration> {
         }
     }
     by_index.into_values().collect()
-}
-
-/// The events of the latest run of `state`: from its `*StateEntered` on, those that belong
-/// to it.
-pub fn latest_run<'a>(events: &'a [Value], state: &str) -> Vec<&'a Value> {
-    let mut owners = Owners::new();
-    let mut run = Vec::new();
-    for e in events {
-        let ty = type_of(e);
-        if ty.starts_with("Execution") {
-            continue;
-        }
-        if owners.place(e).as_deref() != Some(state) || ty.starts_with("MapIteration") {
-            continue;
-        }
-        if ty.ends_with("StateEntered") {
-            run.clear();
-        }
-        run.push(e);
-    }
-    run
 }
 
 #[cfg(test)]
@@ -388,6 +432,28 @@ mod tests {
         assert_eq!(ids, [15]);
         let ids: Vec<i64> = latest_run(&h, "Ask").iter().map(|e| id_of(e)).collect();
         assert_eq!(ids, [4, 6, 8, 12]);
+    }
+
+    #[test]
+    fn each_run_of_a_state_is_a_step_with_its_own_outcome() {
+        let h = history();
+        let got: Vec<(String, String, &str)> = steps(&h)
+            .into_iter()
+            .map(|s| (s.name, s.state_type, s.status))
+            .collect();
+        let want = [
+            ("Both", "Parallel", "ABORTED"),
+            ("Ask", "Task", "ABORTED"),
+            ("Each", "Map", "ABORTED"),
+            ("Item", "Pass", "SUCCEEDED"),
+            ("Item", "Pass", "ABORTED"),
+        ];
+        let want: Vec<(String, String, &str)> = want
+            .iter()
+            .map(|(n, t, s)| (n.to_string(), t.to_string(), *s))
+            .collect();
+        assert_eq!(got, want);
+        assert_eq!(steps(&h)[3].stop_date, Some(json!(13)));
     }
 
     #[test]
