@@ -207,6 +207,7 @@ def test_demo_runs_every_path_and_takes_decisions(demo):
     assert "in-stock        SUCCEEDED" in demo.output, demo.output
     assert "needs-approval  WAITING" in demo.output, demo.output
     assert "out-of-stock    FAILED" in demo.output, demo.output
+    assert f"Console: {demo.url}/console/ (sign in with access key test, secret key test" in demo.output
     token = demo.output.split("--task-token ")[1].split()[0]
     sfn = client(demo, service="stepfunctions")
     machine = "arn:aws:states:us-east-1:000000000000:stateMachine:order-fulfillment"

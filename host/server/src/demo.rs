@@ -331,6 +331,8 @@ async fn seed(state: &AppState, addr: SocketAddr, wasm_dir: &Path) -> Result<Str
     let endpoint = format!("http://{addr}");
     Ok(format!(
         "\nSandflow demo: {endpoint} (data in {data}), dev keys test/test, account {account}\n\
+         Console: {endpoint}/console/ (sign in with access key test, secret key test; the large \
+         order waits in Approvals)\n\
          State machine {machine}\nExecutions:\n{lines}\n\n\
          Try it (aws-cli, or any AWS SDK, unchanged):\n  \
          export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1\n  \

@@ -46,6 +46,14 @@ pub fn serve(args: &crate::cli::ServeArgs) -> ExitCode {
         };
         let addr = listener.local_addr().map_or(listen, |a| a);
         tracing::info!(%addr, data = %data.display(), dev, "sandflow serving");
+        tracing::info!(
+            "console at http://{addr}/console/{}",
+            if dev {
+                " (dev sign-in: test / test)"
+            } else {
+                ""
+            }
+        );
         let app = api::router(state);
         match axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
