@@ -294,9 +294,14 @@ def test_console_start_watch_dark_mode_and_tenants(server, sfn, other, browser):
     assert page.evaluate("document.documentElement.classList.contains('dark')")
     expect(page.get_by_role("button", name="Light mode")).to_have_attribute("aria-pressed", "true")
     page.screenshot(path=str(SHOTS / "execution-dark.png"), full_page=True)
-    for link, shot in [("Functions", "functions.png"), ("Usage", "usage.png"), ("State machines", "state-machines.png")]:
+    pages = [("Executions", "executions-dark.png"), ("Approvals", "approvals-dark.png"), ("Functions", "functions.png"),
+             ("Topics", "topics-dark.png"), ("Usage", "usage.png"), ("State machines", "state-machines.png")]
+    for link, shot in pages:
+        t0 = time.time()
         page.get_by_role("link", name=link).click()
-        expect(page.get_by_role("heading", name=link)).to_be_visible()
+        expect(page.get_by_role("heading", name=link, exact=True)).to_be_visible()
+        expect(page.locator("body[data-ready='1']")).to_have_count(1)
+        print(f"\n{link} page: {(time.time() - t0) * 1000:.0f} ms to ready")
         page.screenshot(path=str(SHOTS / shot), full_page=True)
     page.get_by_role("button", name="Light mode").click()
 
