@@ -279,13 +279,16 @@ impl Engine {
             .read(move |c| sandflow_store::executions::get(c, tenant_id, &arn))
             .await?
             .ok_or_else(|| Error::ExecutionDoesNotExist(execution_arn.to_string()))?;
+        let id = row.id;
+        if let Some(done) = finished(row) {
+            return Ok(done);
+        }
         let (tx, rx) = oneshot::channel();
         self.lock(&self.inner.waiters)
-            .entry(row.id)
+            .entry(id)
             .or_default()
             .push(tx);
         // It may have finished before the waiter was registered.
-        let id = row.id;
         if let Some(done) = self
             .read(move |c| sandflow_store::executions::by_id(c, id))
             .await?

@@ -24,7 +24,9 @@ const PRAGMAS: &[(&str, &str)] = &[
 const MAX_BATCH: usize = 512;
 /// Writes queued beyond this block their callers (back-pressure).
 const QUEUE_DEPTH: usize = 4096;
-const MAX_IDLE_READERS: usize = 8;
+/// Read connections open at most; more readers wait for one. Opening one per burst of reads
+/// would re-prepare every statement on each (their caches start empty).
+const MAX_READERS: usize = 16;
 
 /// A write, run inside the batch transaction and answered after the commit.
 trait Job: Send {
@@ -78,8 +80,17 @@ struct Inner {
     path: PathBuf,
     jobs: Mutex<Option<SyncSender<Box<dyn Job>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<Readers>,
+    /// Signalled when a read connection is returned (or could be opened).
+    reader_free: std::sync::Condvar,
     stats: Arc<Stats>,
+}
+
+/// Idle read connections, and how many are open (idle or in use).
+#[derive(Default)]
+struct Readers {
+    idle: Vec<Connection>,
+    open: usize,
 }
 
 /// Cheap to clone; all clones share one writer thread and one reader pool.
@@ -127,7 +138,8 @@ impl Store {
                 path: path.to_path_buf(),
                 jobs: Mutex::new(Some(tx)),
                 writer: Mutex::new(Some(writer)),
-                readers: Mutex::new(Vec::new()),
+                readers: Mutex::new(Readers::default()),
+                reader_free: std::sync::Condvar::new(),
                 stats,
             }),
         })
@@ -183,33 +195,50 @@ impl Store {
         rx.recv().unwrap_or(Err(Error::Closed))
     }
 
-    /// Runs a query on a read-only connection (sees every committed write).
+    /// Runs a query on a read-only connection (sees every committed write). Waits when
+    /// [`MAX_READERS`] reads are running.
     pub fn read<R>(&self, f: impl FnOnce(&Connection) -> Result<R>) -> Result<R> {
-        let pooled = self
-            .inner
-            .readers
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .pop();
-        let conn = match pooled {
-            Some(c) => c,
-            None => {
-                let c = Connection::open_with_flags(
-                    &self.inner.path,
-                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-                )?;
-                c.pragma_update(None, "busy_timeout", "5000")?;
-                c.pragma_update(None, "query_only", "ON")?;
-                c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-                c
+        let readers = || self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
+        let pooled = {
+            let mut pool = readers();
+            loop {
+                if let Some(c) = pool.idle.pop() {
+                    break Some(c);
+                }
+                if pool.open < MAX_READERS {
+                    pool.open += 1;
+                    break None;
+                }
+                pool = self
+                    .inner
+                    .reader_free
+                    .wait(pool)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let conn = match pooled.map_or_else(|| self.open_reader(), Ok) {
+            Ok(c) => c,
+            Err(e) => {
+                readers().open -= 1;
+                self.inner.reader_free.notify_one();
+                return Err(e);
             }
         };
         let r = f(&conn);
-        let mut pool = self.inner.readers.lock().unwrap_or_else(|p| p.into_inner());
-        if pool.len() < MAX_IDLE_READERS {
-            pool.push(conn);
-        }
+        readers().idle.push(conn);
+        self.inner.reader_free.notify_one();
         r
+    }
+
+    fn open_reader(&self) -> Result<Connection> {
+        let c = Connection::open_with_flags(
+            &self.inner.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        c.pragma_update(None, "busy_timeout", "5000")?;
+        c.pragma_update(None, "query_only", "ON")?;
+        c.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+        Ok(c)
     }
 
     /// Stops accepting writes, finishes the queued ones and joins the writer thread.
@@ -391,6 +420,33 @@ mod tests {
         assert!(
             s.read(|c| Ok(c.execute("INSERT INTO t VALUES (9, 'z')", [])?))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn a_burst_of_reads_shares_a_bounded_set_of_connections() {
+        let (_d, s) = store();
+        let threads: Vec<_> = (0..64)
+            .map(|_| {
+                let s = s.clone();
+                std::thread::spawn(move || {
+                    s.read(|c| {
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                        Ok(c.query_row("SELECT count(*) FROM t", [], |r| r.get::<_, i64>(0))?)
+                    })
+                    .unwrap()
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let readers = s.inner.readers.lock().unwrap();
+        assert!(readers.open <= MAX_READERS, "{} open", readers.open);
+        assert_eq!(
+            readers.idle.len(),
+            readers.open,
+            "every connection came back"
         );
     }
 }
