@@ -41,4 +41,6 @@ export SANDFLOW_BIN
 SANDFLOW_GUESTS="${CARGO_TARGET_DIR:-$PWD/target}/guests"
 bash guest-examples/build.sh "$SANDFLOW_GUESTS" >/dev/null
 export SANDFLOW_GUESTS
+# The browser tests' screenshots of every console page, kept as artifacts of the run.
+export CONSOLE_SCREENSHOTS="${CONSOLE_SCREENSHOTS:-${CARGO_TARGET_DIR:-$PWD/target}/console-screenshots}"
 PATH="$PWD/$VENV/bin:$PATH" "$VENV/bin/python" -m pytest -q tests/python
