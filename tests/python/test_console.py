@@ -2,8 +2,8 @@
 `playwright install`) against `sandflow serve --dev`. Signs in, reads the order-fulfillment graph
 as text, approves and rejects waiting tasks from the inbox, sees the 409 of a second decision and
 the execution page update live (a waiting task shown as Waiting), and a Map drawn as one node with
-a count bar and its iterations in a paged table. Screenshots go to $CONSOLE_SCREENSHOTS (tests/run-all.sh: target/console-screenshots; default:
-a temp dir)."""
+a count bar and its iterations in a paged table. Screenshots go to $CONSOLE_SCREENSHOTS
+(tests/run-all.sh sets target/console-screenshots; otherwise a temp dir)."""
 
 import json
 import os
