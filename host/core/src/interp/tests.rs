@@ -554,6 +554,17 @@ fn jsonata_machine(states: Value) -> StateMachine {
         .unwrap_or_else(|d| panic!("{d:?}"))
 }
 
+/// The task a step scheduled.
+fn scheduled_task(step: &Step) -> TaskCall {
+    step.actions
+        .iter()
+        .find_map(|a| match a {
+            Action::ScheduleTask(c) => Some(c.clone()),
+            _ => None,
+        })
+        .expect("a task")
+}
+
 fn types(h: &[HistoryEvent]) -> Vec<&str> {
     h.iter().map(|e| e.event_type).collect()
 }
@@ -621,14 +632,7 @@ fn jsonata_task_arguments_output_and_catch() {
     }));
     let mut exec = Execution::new(info(json!({"q": "hi"})));
     let step = exec.apply(&m, Event::Start, t0());
-    let call = step
-        .actions
-        .iter()
-        .find_map(|a| match a {
-            Action::ScheduleTask(c) => Some(c.clone()),
-            _ => None,
-        })
-        .expect("a task");
+    let call = scheduled_task(&step);
     assert_eq!(call.input, json!({"q": "hi!", "name": "A"}));
     assert_eq!(call.timeout_seconds, Some(5));
     let (ok, _, _) = drive(&m, json!({"q": "hi"}), vec![Ok(json!({"a": 1}))]);
@@ -760,15 +764,8 @@ fn a_submitted_callback_is_recorded_once_and_names_its_scheduled_event() {
     let mut exec = Execution::new(info(json!({})));
     let mut history = Vec::new();
     let step = exec.apply(&m, Event::Start, t0());
+    let call = scheduled_task(&step);
     history.extend(step.history);
-    let call = step
-        .actions
-        .iter()
-        .find_map(|a| match a {
-            Action::ScheduleTask(c) => Some(c.clone()),
-            _ => None,
-        })
-        .expect("a task");
     let scheduled = history.iter().find(|e| e.event_type == "TaskScheduled");
     assert_eq!(Some(call.scheduled_event_id), scheduled.map(|e| e.id));
     for _ in 0..2 {

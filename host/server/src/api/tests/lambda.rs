@@ -523,11 +523,5 @@ async fn logs(app: &Router, s: &Signer, arn: &str, event: Option<&str>) -> (Stat
     if let Some(id) = event {
         uri.push_str(&format!("&eventId={id}"));
     }
-    let req = Request::builder()
-        .method("GET")
-        .uri(uri)
-        .header("host", "localhost:8080")
-        .body(Vec::new())
-        .unwrap();
-    send(app, sign_request(s, req)).await
+    signed_get(app, s, &uri).await
 }

@@ -112,6 +112,17 @@ fn sign_request(s: &Signer, mut req: Request<Vec<u8>>) -> Request<Body> {
     req.map(Body::from)
 }
 
+/// A signed `GET` of `uri` (Sandflow's own read endpoints).
+async fn signed_get(app: &Router, s: &Signer, uri: &str) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method("GET")
+        .uri(uri)
+        .header("host", "localhost:8080")
+        .body(Vec::new())
+        .unwrap();
+    send(app, sign_request(s, req)).await
+}
+
 async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Value) {
     let r = app.clone().oneshot(req).await.unwrap();
     let status = r.status();

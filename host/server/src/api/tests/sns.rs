@@ -523,13 +523,7 @@ async fn outbox(e: &Env, s: &Signer, topic: &str) -> Value {
         "/sandflow/outbox?topic={}",
         form_urlencoded::byte_serialize(topic.as_bytes()).collect::<String>()
     );
-    let req = Request::builder()
-        .method("GET")
-        .uri(uri)
-        .header("host", "localhost:8080")
-        .body(Vec::new())
-        .unwrap();
-    let (st, v) = send(&e.app, sign_request(s, req)).await;
+    let (st, v) = signed_get(&e.app, s, &uri).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     v
 }
