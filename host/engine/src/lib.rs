@@ -169,6 +169,8 @@ struct Inner {
     express_usage: Mutex<HashMap<(i64, i64), sandflow_store::usage::Usage>>,
     /// The id of each Standard execution as a step of it commits.
     committed: tokio::sync::broadcast::Sender<i64>,
+    /// `.sync` children being waited on: (parent ARN, task) → (tenant, child ARN).
+    sync_children: Mutex<HashMap<(String, u64), (i64, String)>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -209,6 +211,7 @@ impl Engine {
                 start_buckets: Mutex::new(HashMap::new()),
                 express_usage: Mutex::new(HashMap::new()),
                 committed: tokio::sync::broadcast::channel(1024).0,
+                sync_children: Mutex::new(HashMap::new()),
             }),
         };
         engine.recover().await?;

@@ -150,6 +150,7 @@ impl Engine {
         let engine = self.clone();
         let caller = caller.clone();
         let derived = derived_name(parent_execution_arn, call.task);
+        let parent = (parent_execution_arn.to_string(), call.task);
         let parsed = call.resource.ends_with(".sync:2");
         let params = call.input.clone();
         Box::pin(async move {
@@ -160,7 +161,7 @@ impl Engine {
             let name = child.name.clone().unwrap_or(derived);
             match pattern {
                 Pattern::Sync => match engine
-                    .run_child(&caller, &child, &name, &meta, submit)
+                    .run_child(&caller, &child, &name, &meta, submit, parent)
                     .await
                 {
                     Ok(done) => sync_outcome(&done, &child, &name, parsed),
@@ -243,6 +244,7 @@ impl Engine {
         name: &str,
         meta: &InvokeMeta,
         submit: Option<Submit>,
+        parent: (String, u64),
     ) -> Result<Finished, Failure> {
         if let Some(express) = self.express_child(caller, child, name).await {
             return express;
@@ -251,9 +253,30 @@ impl Engine {
         if let Some(submit) = submit {
             submit(started_output(&arn, start_ms, meta, self.inner.clock.now())).await;
         }
-        self.wait(caller.tenant_id, &arn)
-            .await
-            .map_err(|e| Failure::new(names::TASK_FAILED, e.to_string()))
+        // While the parent's task waits, cancelling it (Stop, a timeout, a failed branch)
+        // stops the child, as AWS does for `.sync`.
+        self.lock(&self.inner.sync_children)
+            .insert(parent.clone(), (caller.tenant_id, arn.clone()));
+        let done = self.wait(caller.tenant_id, &arn).await;
+        self.lock(&self.inner.sync_children).remove(&parent);
+        done.map_err(|e| Failure::new(names::TASK_FAILED, e.to_string()))
+    }
+
+    /// Stops the `.sync` child that task `task` of `parent_arn` waits on, if any.
+    pub(crate) fn stop_sync_child(&self, parent_arn: &str, task: u64) {
+        let key = (parent_arn.to_string(), task);
+        let Some((tenant, child)) = self.lock(&self.inner.sync_children).remove(&key) else {
+            return;
+        };
+        let (engine, cause) = (
+            self.clone(),
+            format!("Stopped with its parent {parent_arn}"),
+        );
+        tokio::spawn(async move {
+            if let Err(e) = engine.stop_execution(tenant, &child, "", &cause).await {
+                tracing::warn!(child = %child, error = %e, "stopping a .sync child failed");
+            }
+        });
     }
 
     /// An Express child runs to its end in memory; `None` when the child is not Express.

@@ -358,7 +358,9 @@ impl Engine {
                 Action::StartTimer { .. } | Action::CancelTimer { .. } => {
                     self.inner.timers_changed.notify_one()
                 }
-                Action::CancelTask { .. } => {}
+                Action::CancelTask { task } => {
+                    self.stop_sync_child(&exec.info().execution_arn, task)
+                }
                 Action::Finished => self.notify_finished(id, exec),
             }
         }

@@ -292,6 +292,52 @@ async fn nested_workflows_start_wait_and_fail_as_on_aws() {
     );
 }
 
+#[tokio::test]
+async fn stopping_a_parent_stops_its_sync_child() {
+    let e = env().await;
+    let slow =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 3600, "End": true}}});
+    let child = create(&e.app, "slow", &slow.to_string(), "STANDARD").await;
+    let def = json!({"StartAt": "Run", "States": {"Run": {"Type": "Task",
+        "Resource": "arn:aws:states:::states:startExecution.sync:2",
+        "Parameters": {"StateMachineArn": child, "Name": "the-child"}, "End": true}}});
+    let parent = create(&e.app, "waits-on-slow", &def.to_string(), "STANDARD").await;
+    let started = call(&e.app, "StartExecution", json!({"stateMachineArn": parent})).await;
+    let child_arn = "arn:aws:states:us-east-1:000000000000:execution:slow:the-child";
+    // Once the child runs and the parent's task is submitted, stop the parent.
+    let mut submitted = false;
+    for _ in 0..200 {
+        let h = call(
+            &e.app,
+            "GetExecutionHistory",
+            json!({"executionArn": started["executionArn"]}),
+        )
+        .await;
+        submitted = h["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|ev| ev["type"] == "TaskSubmitted");
+        if submitted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(submitted, "the parent's task was never submitted");
+    call(
+        &e.app,
+        "StopExecution",
+        json!({"executionArn": started["executionArn"], "cause": "enough"}),
+    )
+    .await;
+    let d = wait_done(&e.app, child_arn).await;
+    assert_eq!(d["status"], "ABORTED", "{d}");
+    assert!(
+        d["cause"].as_str().unwrap().contains("waits-on-slow"),
+        "{d}"
+    );
+}
+
 /// A local HTTP service that records what it was sent and answers by path.
 async fn recording_service() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Value>>>) {
     use axum::extract::{Request, State};
