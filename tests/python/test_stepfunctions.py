@@ -271,3 +271,37 @@ def test_presigned_query_form(server):
     assert send(False)[0] == 200
     status, body = send(True)
     assert (status, body["__type"]) == (403, "InvalidSignatureException")
+
+
+def test_tenant_quota_overrides_apply_on_a_running_server(server):
+    """`sandflow tenant quota` while the server runs: within a few seconds the tenant is held
+    to its own limit (ExecutionLimitExceeded), and `--reset` gives the defaults back."""
+    creds = server.cli("tenant", "create", "quota-plan")
+    sfn = client(server, creds["accessKeyId"], creds["secretAccessKey"])
+    shown = server.cli("tenant", "quota", "quota-plan", "--open-executions", "1", "--task-concurrency", "4")
+    assert shown["quotas"]["openExecutions"] == 1 and shown["quotas"]["taskConcurrency"] == 4
+    assert shown["quotas"]["startsPerSecond"] is None
+    wait = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": True}}}
+    arn = sfn.create_state_machine(
+        name="held", definition=json.dumps(wait), roleArn="arn:aws:iam::000000000000:role/r"
+    )["stateMachineArn"]
+    sfn.start_execution(stateMachineArn=arn)
+    deadline = time.time() + 10
+    while True:
+        try:
+            run = sfn.start_execution(stateMachineArn=arn)
+            sfn.stop_execution(executionArn=run["executionArn"])
+        except ClientError as e:
+            assert e.response["Error"]["Code"] == "ExecutionLimitExceeded"
+            break
+        assert time.time() < deadline, "the override never applied"
+        time.sleep(0.2)
+    assert server.cli("tenant", "quota", "quota-plan", "--reset")["quotas"]["openExecutions"] is None
+    deadline = time.time() + 10
+    while True:
+        try:
+            sfn.start_execution(stateMachineArn=arn)
+            break
+        except ClientError:
+            assert time.time() < deadline, "the reset never applied"
+            time.sleep(0.2)

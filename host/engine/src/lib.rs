@@ -7,6 +7,7 @@ pub mod bench;
 pub mod clock;
 mod express;
 mod nested;
+pub mod quotas;
 pub mod services;
 mod standard;
 pub mod tasks;
@@ -169,6 +170,8 @@ struct Inner {
     express_usage: Mutex<HashMap<(i64, i64), sandflow_store::usage::Usage>>,
     /// The id of each Standard execution as a step of it commits.
     committed: tokio::sync::broadcast::Sender<i64>,
+    /// Per-tenant quota overrides.
+    overrides: Arc<quotas::QuotaOverrides>,
     /// `.sync` children being waited on: (parent ARN, task) → (tenant, child ARN).
     sync_children: Mutex<HashMap<(String, u64), (i64, String)>>,
 }
@@ -212,11 +215,17 @@ impl Engine {
                 express_usage: Mutex::new(HashMap::new()),
                 committed: tokio::sync::broadcast::channel(1024).0,
                 sync_children: Mutex::new(HashMap::new()),
+                overrides: Arc::default(),
             }),
         };
+        let (overrides, store) = (engine.inner.overrides.clone(), engine.inner.store.clone());
+        tokio::task::spawn_blocking(move || overrides.reload(&store))
+            .await
+            .map_err(|_| Error::ShuttingDown)??;
         engine.recover().await?;
         tokio::spawn(standard::timer_loop(engine.clone()));
         tokio::spawn(express::usage_flusher(Arc::downgrade(&engine.inner)));
+        tokio::spawn(quotas::reloader(Arc::downgrade(&engine.inner)));
         Ok(engine)
     }
 
@@ -232,12 +241,16 @@ impl Engine {
 
     /// Takes a start token from the tenant's bucket, or says it is throttled.
     fn admit_start(&self, tenant_id: i64) -> Result<()> {
-        let q = &self.inner.config.quotas;
+        let (q, o) = (
+            &self.inner.config.quotas,
+            self.inner.overrides.get(tenant_id),
+        );
+        let rate = o.starts_per_second.unwrap_or(q.starts_per_second);
+        let burst = o.start_burst.unwrap_or(q.start_burst);
         let now = std::time::Instant::now();
         let mut buckets = self.lock(&self.inner.start_buckets);
-        let (tokens, last) = buckets.entry(tenant_id).or_insert((q.start_burst, now));
-        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * q.starts_per_second)
-            .min(q.start_burst);
+        let (tokens, last) = buckets.entry(tenant_id).or_insert((burst, now));
+        *tokens = (*tokens + now.duration_since(*last).as_secs_f64() * rate).min(burst);
         *last = now;
         if *tokens < 1.0 {
             return Err(Error::Throttled);
@@ -248,6 +261,11 @@ impl Engine {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The tenants' quota overrides, shared with the task runner.
+    pub fn quota_overrides(&self) -> Arc<quotas::QuotaOverrides> {
+        self.inner.overrides.clone()
     }
 
     /// Ids of Standard executions as their steps commit: what live views wait on instead of

@@ -245,7 +245,12 @@ impl Engine {
         });
         let step = exec.apply(&machine, Event::Start, now);
         let commit = StepCommit::new(req.caller.tenant_id, 0, &Event::Start, &exec, 0, &step, now)?;
-        let max_open = self.inner.config.quotas.max_open_executions;
+        let max_open = self
+            .inner
+            .overrides
+            .get(req.caller.tenant_id)
+            .open_executions
+            .unwrap_or(self.inner.config.quotas.max_open_executions);
         let (tenant_id, sm_arn, name, definition, input_text) = (
             req.caller.tenant_id,
             req.state_machine_arn.clone(),

@@ -572,6 +572,47 @@ async fn quotas_refuse_with_aws_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_quota_overrides_apply_to_it_alone() {
+    let f = Fixture::new();
+    let engine = f.engine(echo()).await;
+    let other = engine
+        .store()
+        .write(|c| Ok(sandflow_store::tenants::create(c, "o", "000000000002", 0)?.id))
+        .unwrap();
+    let plan = sandflow_store::tenant_quotas::Overrides {
+        open_executions: Some(1),
+        ..Default::default()
+    };
+    let t = tenant();
+    engine
+        .store()
+        .write(move |c| sandflow_store::tenant_quotas::set(c, t, &plan))
+        .unwrap();
+    // The engine re-reads overrides every two seconds; a test need not wait.
+    engine.quota_overrides().reload(engine.store()).unwrap();
+    let wait =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}});
+    engine
+        .start_execution(request(wait.clone(), "a", json!({}), MachineType::Standard))
+        .await
+        .unwrap();
+    let second = engine
+        .start_execution(request(wait.clone(), "b", json!({}), MachineType::Standard))
+        .await;
+    assert!(
+        matches!(second, Err(Error::ExecutionLimitExceeded(ref m)) if m.contains("(1)")),
+        "{second:?}"
+    );
+    let mut theirs = request(wait, "c", json!({}), MachineType::Standard);
+    theirs.caller.tenant_id = other;
+    theirs.caller.account = "000000000002".into();
+    theirs.state_machine_arn = theirs
+        .state_machine_arn
+        .replace("000000000001", "000000000002");
+    engine.start_execution(theirs).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn usage_is_metered_for_standard_and_express() {
     let f = Fixture::new();
     let engine = f.engine(echo()).await;

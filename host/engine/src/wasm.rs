@@ -18,6 +18,7 @@ use sandflow_store::usage::{self, Usage};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Clock;
+use crate::quotas::QuotaOverrides;
 use crate::tasks::{BoxFuture, Caller, FunctionInvocation, Functions, Origin};
 
 /// Invocations kept per function (older ones are pruned).
@@ -119,6 +120,8 @@ pub struct WasmFunctions {
     clock: Arc<dyn Clock>,
     stats: Arc<FunctionStats>,
     quotas: TaskQuotas,
+    /// Per-tenant overrides of `quotas`, once the engine shares them ([`Self::use_overrides`]).
+    overrides: Arc<std::sync::OnceLock<Arc<QuotaOverrides>>>,
     gates: Arc<Mutex<HashMap<i64, Gate>>>,
 }
 
@@ -138,7 +141,35 @@ impl WasmFunctions {
             clock,
             stats: Arc::default(),
             quotas: TaskQuotas::default(),
+            overrides: Arc::default(),
             gates: Arc::default(),
+        }
+    }
+
+    /// Applies the tenants' quota overrides (the engine's) from now on, in every clone.
+    pub fn use_overrides(&self, overrides: Arc<QuotaOverrides>) {
+        let _ = self.overrides.set(overrides);
+    }
+
+    /// The tenant's task quotas: the server's, with the tenant's overrides.
+    fn quotas_of(&self, tenant: i64) -> TaskQuotas {
+        let Some(o) = self.overrides.get().map(|q| q.get(tenant)) else {
+            return self.quotas;
+        };
+        let base = self.quotas.fuel_per_second;
+        let fuel = match (o.fuel_per_second, base) {
+            (Some(rate), _) => Some((
+                rate,
+                o.fuel_burst.unwrap_or(base.map_or(rate * 10.0, |(_, b)| b)),
+            )),
+            (None, Some((rate, burst))) => Some((rate, o.fuel_burst.unwrap_or(burst))),
+            (None, None) => None,
+        };
+        TaskQuotas {
+            concurrency: o
+                .task_concurrency
+                .map_or(self.quotas.concurrency, |n| n as usize),
+            fuel_per_second: fuel,
         }
     }
 
@@ -149,21 +180,22 @@ impl WasmFunctions {
 
     /// A concurrency slot for one of the tenant's invocations, unless it is at a quota.
     fn admit(&self, tenant: i64) -> Result<Slot, WasmError> {
+        let quotas = self.quotas_of(tenant);
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
         let now = std::time::Instant::now();
-        let burst = self.quotas.fuel_per_second.map_or(0.0, |(_, b)| b);
+        let burst = quotas.fuel_per_second.map_or(0.0, |(_, b)| b);
         let g = gates.entry(tenant).or_insert(Gate {
             running: 0,
             fuel_tokens: burst,
             refilled: now,
         });
-        if g.running >= self.quotas.concurrency {
+        if g.running >= quotas.concurrency {
             return Err(WasmError::Throttled(format!(
                 "Rate Exceeded: the tenant already runs {} tasks at once, its concurrency quota.",
                 g.running
             )));
         }
-        if let Some((rate, burst)) = self.quotas.fuel_per_second {
+        if let Some((rate, burst)) = quotas.fuel_per_second {
             let elapsed = now.duration_since(g.refilled).as_secs_f64();
             g.fuel_tokens = (g.fuel_tokens + elapsed * rate).min(burst);
             g.refilled = now;
@@ -183,7 +215,7 @@ impl WasmFunctions {
     /// Takes what an invocation burned out of the tenant's fuel bucket (it may go below zero:
     /// the next invocations wait until it refills).
     fn charge(&self, tenant: i64, fuel: u64) {
-        if self.quotas.fuel_per_second.is_none() {
+        if self.quotas_of(tenant).fuel_per_second.is_none() {
             return;
         }
         let mut gates = self.gates.lock().unwrap_or_else(|p| p.into_inner());
@@ -678,6 +710,23 @@ mod tests {
                 }
             ))
         );
+
+        // A tenant's overrides lift its own quotas: two slots, and no fuel limit but its own.
+        let overrides = Arc::new(QuotaOverrides::default());
+        let plan = sandflow_store::tenant_quotas::Overrides {
+            task_concurrency: Some(2),
+            fuel_per_second: Some(1e12),
+            ..Default::default()
+        };
+        store
+            .write(move |c| sandflow_store::tenant_quotas::set(c, 1, &plan))
+            .unwrap();
+        overrides.reload(&store).unwrap();
+        fns.use_overrides(overrides);
+        let held = fns.admit(1).unwrap();
+        assert!(fns.admit(1).is_ok(), "a second slot");
+        drop(held);
+        assert_eq!(fns.quotas_of(2).concurrency, 1, "others keep the server's");
     }
 
     #[test]

@@ -150,6 +150,33 @@ pub enum TenantCommand {
         #[arg(long, value_name = "DIR")]
         data: PathBuf,
     },
+    /// Override the server's quotas for one tenant (a hosted tenant's plan); prints the
+    /// tenant's overrides (null: the server's default). A running server applies them within
+    /// two seconds.
+    Quota {
+        name: String,
+        /// Open Standard executions at most.
+        #[arg(long, value_name = "N")]
+        open_executions: Option<u64>,
+        /// StartExecution / StartSyncExecution calls per second, on average.
+        #[arg(long, value_name = "F")]
+        starts_per_second: Option<f64>,
+        #[arg(long, value_name = "F")]
+        start_burst: Option<f64>,
+        /// Task invocations running at once.
+        #[arg(long, value_name = "N")]
+        task_concurrency: Option<u64>,
+        /// Fuel the tenant's tasks may burn per second, on average.
+        #[arg(long, value_name = "F")]
+        fuel_per_second: Option<f64>,
+        #[arg(long, value_name = "F")]
+        fuel_burst: Option<f64>,
+        /// Drop the tenant's overrides first (alone: back to the server's defaults).
+        #[arg(long)]
+        reset: bool,
+        #[arg(long, value_name = "DIR")]
+        data: PathBuf,
+    },
     /// Allow origins (`https://host[:port]`) for the tenant's HTTP tasks (`http:invoke`), or
     /// revoke them; prints the tenant's list. Nothing is allowed until listed here.
     HttpAllow {
@@ -304,6 +331,27 @@ pub fn main() -> ExitCode {
         Command::Tenant(TenantCommand::Usage { name, since, data }) => {
             let since = since.unwrap_or_default();
             crate::serve::admin(&crate::serve::Admin::Usage(name, since), &data)
+        }
+        Command::Tenant(TenantCommand::Quota {
+            name,
+            open_executions,
+            starts_per_second,
+            start_burst,
+            task_concurrency,
+            fuel_per_second,
+            fuel_burst,
+            reset,
+            data,
+        }) => {
+            let set = sandflow_store::tenant_quotas::Overrides {
+                open_executions,
+                starts_per_second,
+                start_burst,
+                task_concurrency,
+                fuel_per_second,
+                fuel_burst,
+            };
+            crate::serve::admin(&crate::serve::Admin::Quota(name, reset, set), &data)
         }
         Command::Tenant(TenantCommand::HttpAllow {
             name,

@@ -118,6 +118,8 @@ pub enum Admin {
     HttpAllow(String, Vec<String>, Vec<String>),
     /// Tenant, function, change.
     Grant(String, String, crate::api::lambda::GrantChange),
+    /// Tenant, reset first, overrides to set.
+    Quota(String, bool, sandflow_store::tenant_quotas::Overrides),
 }
 
 pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
@@ -135,6 +137,7 @@ pub fn admin(cmd: &Admin, data: &Path) -> ExitCode {
         Admin::Rotate(name) => tenancy::rotate(&store, &sealer, name),
         Admin::Usage(name, since) => tenancy::usage(&store, name, *since),
         Admin::HttpAllow(name, allow, revoke) => tenancy::http_allow(&store, name, allow, revoke),
+        Admin::Quota(name, reset, set) => tenancy::quota(&store, name, *reset, set),
         Admin::Grant(tenant, function, change) => {
             let default_fuel = sandflow_runtime::Limits::default().fuel;
             crate::api::lambda::grant_offline(&store, tenant, function, change, default_fuel)

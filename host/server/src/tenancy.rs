@@ -369,6 +369,49 @@ pub fn rotate(store: &Store, sealer: &Sealer, name: &str) -> Result<Value> {
     Ok(credentials(&tenant, &key, &secret))
 }
 
+/// Sets the tenant's quota overrides: `reset` clears them first, then each `Some` in `set`
+/// replaces that limit. A running server applies them within two seconds.
+pub fn quota(
+    store: &Store,
+    name: &str,
+    reset: bool,
+    set: &sandflow_store::tenant_quotas::Overrides,
+) -> Result<Value> {
+    use sandflow_store::tenant_quotas;
+    let rates = [
+        set.starts_per_second,
+        set.start_burst,
+        set.fuel_per_second,
+        set.fuel_burst,
+    ];
+    if rates.iter().flatten().any(|r| !r.is_finite() || *r <= 0.0) {
+        return Err(Error::Invalid(
+            "rates and bursts must be positive numbers".into(),
+        ));
+    }
+    let (owned, set) = (name.to_string(), set.clone());
+    let now = store.write(move |c| {
+        let Some(t) = tenants::by_name(c, &owned)? else {
+            return Ok(None);
+        };
+        let mut o = if reset {
+            tenant_quotas::Overrides::default()
+        } else {
+            tenant_quotas::get(c, t.id)?
+        };
+        o.open_executions = set.open_executions.or(o.open_executions);
+        o.starts_per_second = set.starts_per_second.or(o.starts_per_second);
+        o.start_burst = set.start_burst.or(o.start_burst);
+        o.task_concurrency = set.task_concurrency.or(o.task_concurrency);
+        o.fuel_per_second = set.fuel_per_second.or(o.fuel_per_second);
+        o.fuel_burst = set.fuel_burst.or(o.fuel_burst);
+        tenant_quotas::set(c, t.id, &o)?;
+        Ok(Some(o))
+    })?;
+    let now = now.ok_or_else(|| Error::NoSuchTenant(name.into()))?;
+    Ok(json!({"tenant": name, "quotas": now}))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

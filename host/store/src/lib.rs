@@ -18,6 +18,7 @@ pub mod table_expr;
 pub mod tables;
 pub mod tags;
 pub mod tasks;
+pub mod tenant_quotas;
 pub mod tenants;
 pub mod timers;
 pub mod topics;

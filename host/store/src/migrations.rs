@@ -364,6 +364,18 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE invocations ADD COLUMN state_name TEXT;
     ALTER TABLE invocations ADD COLUMN event_id INTEGER;
     "#,
+    // 10: per-tenant quota overrides (NULL: the server's default).
+    r#"
+    CREATE TABLE tenant_quotas (
+        tenant_id          INTEGER PRIMARY KEY REFERENCES tenants(id) ON DELETE CASCADE,
+        open_executions    INTEGER,
+        starts_per_second  REAL,
+        start_burst        REAL,
+        task_concurrency   INTEGER,
+        fuel_per_second    REAL,
+        fuel_burst         REAL
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

@@ -115,6 +115,7 @@ impl AppState {
             sandflow_engine::Config::default(),
         )
         .await?;
+        functions.use_overrides(engine.quota_overrides());
         let sns = Arc::new(opts.sns.clone());
         sns_delivery::spawn(store.clone(), sns.clone());
         Ok(AppState {
