@@ -104,6 +104,31 @@ pub async fn sfn(
 
 const STATUSES: &[&str] = &["RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"];
 
+/// The `status` query parameter, if given: one of [`STATUSES`].
+fn status_filter(q: &HashMap<String, String>) -> ApiResult<Option<&str>> {
+    match text(q, "status") {
+        Some(st) if !STATUSES.contains(&st) => Err(ApiError::validation(format!(
+            "'status' must be one of {}",
+            STATUSES.join(", ")
+        ))),
+        st => Ok(st),
+    }
+}
+
+/// One page (`from`, `limit` up to 500) of `all` under `key`, with the total and where the
+/// next page starts.
+fn paged<T: serde::Serialize>(
+    q: &HashMap<String, String>,
+    key: &str,
+    all: &[T],
+) -> ApiResult<Value> {
+    let from = int(q, "from", 0, 0, i64::MAX)? as usize;
+    let limit = int(q, "limit", 25, 1, 500)? as usize;
+    let page: Vec<&T> = all.iter().skip(from).take(limit).collect();
+    let next = (from + limit < all.len()).then_some(from + limit);
+    Ok(json!({ key: page, "total": all.len(), "nextFrom": next }))
+}
+
 fn summary(e: &executions::Execution) -> Value {
     let mut v = json!({
         "executionArn": e.arn,
@@ -134,15 +159,7 @@ async fn list_executions(
     q: &HashMap<String, String>,
 ) -> ApiResult<Value> {
     let limit = int(q, "limit", 25, 1, 1000)? as usize;
-    let status = text(q, "status").map(str::to_string);
-    if let Some(st) = &status
-        && !STATUSES.contains(&st.as_str())
-    {
-        return Err(ApiError::validation(format!(
-            "'status' must be one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let status = status_filter(q)?.map(str::to_string);
     let before = match text(q, "nextToken") {
         None => None,
         Some(t) => Some(
@@ -391,23 +408,16 @@ pub async fn steps(
 ) -> Response {
     let r = async {
         let e = execution(&state, &s, text(&q, "executionArn")).await?;
-        let from = int(&q, "from", 0, 0, i64::MAX)? as usize;
-        let limit = int(&q, "limit", 25, 1, 500)? as usize;
         let events = all_events(&state, &e).await?;
-        let all = overlay::steps(&events);
-        let page: Vec<Value> = all
-            .iter()
-            .skip(from)
-            .take(limit)
-            .map(|st| {
-                let mut st = st.clone();
+        let all: Vec<_> = overlay::steps(&events)
+            .into_iter()
+            .map(|mut st| {
                 st.start_date = st.start_date.map(epoch_of);
                 st.stop_date = st.stop_date.map(epoch_of);
-                json!(st)
+                st
             })
             .collect();
-        let next = (from + limit < all.len()).then_some(from + limit);
-        Ok(json!({ "steps": page, "total": all.len(), "nextFrom": next }))
+        paged(&q, "steps", &all)
     }
     .await;
     respond(r)
@@ -430,17 +440,7 @@ async fn iterations_of(
 ) -> ApiResult<Value> {
     let e = execution(state, s, text(q, "executionArn")).await?;
     let map = text(q, "state").ok_or_else(|| ApiError::validation("'state' is required"))?;
-    let from = int(q, "from", 0, 0, i64::MAX)? as usize;
-    let limit = int(q, "limit", 25, 1, 500)? as usize;
-    let status = text(q, "status");
-    if let Some(st) = status
-        && !STATUSES.contains(&st)
-    {
-        return Err(ApiError::validation(format!(
-            "'status' must be one of {}",
-            STATUSES.join(", ")
-        )));
-    }
+    let status = status_filter(q)?;
     let events = all_events(state, &e).await?;
     let all: Vec<_> = overlay::iterations(&events, map)
         .into_iter()
@@ -451,9 +451,7 @@ async fn iterations_of(
             i
         })
         .collect();
-    let page: Vec<_> = all.iter().skip(from).take(limit).collect();
-    let next = (from + limit < all.len()).then_some(from + limit);
-    Ok(json!({ "iterations": page, "total": all.len(), "nextFrom": next }))
+    paged(q, "iterations", &all)
 }
 
 fn describe(e: &executions::Execution) -> Value {
