@@ -16,7 +16,7 @@ pub mod sns;
 pub mod sns_delivery;
 pub mod sqs;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::path::Path;
 use std::sync::Arc;

@@ -9,7 +9,7 @@ use axum::http::{Request, StatusCode, header};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-use crate::api::{AppState, Options, router};
+use crate::api::tests::Env;
 use crate::tenancy;
 
 const HOST: &str = "127.0.0.1:8080";
@@ -21,32 +21,17 @@ const APPROVAL: &str = r#"{"StartAt":"Approve","States":{"Approve":{"Type":"Task
                 "MessageBody":{"order.$":"$.order","token.$":"$$.Task.Token"}},
   "End":true}}}"#;
 
-struct Env {
-    app: Router,
-    state: AppState,
-    _dir: tempfile::TempDir,
-}
-
+/// The API tests' server, with an `approvals` queue for [`APPROVAL`].
 async fn env() -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = Options {
-        dev: true,
-        activity_poll: Duration::from_millis(200),
-        ..Options::default()
-    };
-    let state = AppState::open(dir.path(), &opts).await.unwrap();
-    state
+    let e = crate::api::tests::env().await;
+    e.state
         .store()
         .write(|c| {
             let dev = sandflow_store::tenants::by_name(c, "dev")?.expect("the dev tenant");
             sandflow_store::queues::create(c, dev.id, "approvals", &Default::default(), 0)
         })
         .unwrap();
-    Env {
-        app: router(state.clone()),
-        state,
-        _dir: dir,
-    }
+    e
 }
 
 /// A signed-in browser: its cookie and CSRF token.

@@ -24,13 +24,14 @@ const DEF: &str =
 const WAIT: &str = r#"{"StartAt":"W","States":{"W":{"Type":"Wait","Seconds":3600,"End":true}}}"#;
 const ROLE: &str = "arn:aws:iam::000000000000:role/r";
 
-struct Env {
-    app: Router,
-    state: AppState,
+/// A server on a fresh data directory, with the `--dev` tenant (also the console tests').
+pub(crate) struct Env {
+    pub(crate) app: Router,
+    pub(crate) state: AppState,
     _dir: tempfile::TempDir,
 }
 
-async fn env() -> Env {
+pub(crate) async fn env() -> Env {
     let dir = tempfile::tempdir().unwrap();
     let opts = Options {
         dev: true,
