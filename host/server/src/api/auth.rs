@@ -7,6 +7,7 @@
 //! recipe and its pitfalls (double-encoded paths, only the client's signed headers, the
 //! client's own `X-Amz-Date`) are in `shared/notes/sigv4.md`.
 
+use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use aws_credential_types::Credentials;
@@ -21,6 +22,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDateTime;
 use sandflow_engine::Caller;
+use sandflow_store::tenants::Tenant;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
@@ -369,20 +371,27 @@ pub async fn authenticate(
             ));
         }
     }
-    let key = claim.access_key.clone();
-    let found = state
-        .read(move |c| sandflow_store::tenants::by_key(c, &key))
-        .await?;
-    let Some((tenant, sealed)) = found else {
-        return Err(ApiError::forbidden(
-            "UnrecognizedClientException",
-            "The security token included in the request is invalid.",
-        ));
+    let (tenant, secret) = match state.keys().get(&claim.access_key) {
+        Some(known) => known,
+        None => {
+            let key = claim.access_key.clone();
+            let found = state
+                .read(move |c| sandflow_store::tenants::by_key(c, &key))
+                .await?;
+            let Some((tenant, sealed)) = found else {
+                return Err(ApiError::forbidden(
+                    "UnrecognizedClientException",
+                    "The security token included in the request is invalid.",
+                ));
+            };
+            let secret = state
+                .sealer()
+                .unseal(&claim.access_key, &sealed)
+                .map_err(ApiError::internal)?;
+            state.keys().put(&claim.access_key, &tenant, &secret);
+            (tenant, secret)
+        }
     };
-    let secret = state
-        .sealer()
-        .unseal(&claim.access_key, &sealed)
-        .map_err(ApiError::internal)?;
     let expected = expected_signature(parts, body, &claim, &secret, signed_at)?;
     let matches: bool = expected.as_bytes().ct_eq(claim.signature.as_bytes()).into();
     if !matches {
@@ -396,6 +405,38 @@ pub async fn authenticate(
         account: tenant.account_id,
         region: claim.region,
     })
+}
+
+/// Access keys looked up in the last [`KEY_TTL`]: their tenant and unsealed secret. It saves
+/// a read and an unseal per request; a key rotated or a tenant deleted by the CLI (another
+/// process) stops working within [`KEY_TTL`].
+#[derive(Default)]
+pub struct KeyCache(std::sync::Mutex<HashMap<String, (std::time::Instant, Tenant, String)>>);
+
+const KEY_TTL: Duration = Duration::from_secs(2);
+/// Keys kept at most (a flood of distinct keys clears the cache rather than grow it).
+const KEYS_CACHED: usize = 10_000;
+
+impl KeyCache {
+    fn get(&self, access_key: &str) -> Option<(Tenant, String)> {
+        let c = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        c.get(access_key)
+            .filter(|(at, _, _)| at.elapsed() < KEY_TTL)
+            .map(|(_, t, s)| (t.clone(), s.clone()))
+    }
+
+    fn put(&self, access_key: &str, tenant: &Tenant, secret: &str) {
+        let mut c = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if c.len() >= KEYS_CACHED {
+            c.clear();
+        }
+        let entry = (
+            std::time::Instant::now(),
+            tenant.clone(),
+            secret.to_string(),
+        );
+        c.insert(access_key.to_string(), entry);
+    }
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -57,6 +57,8 @@ struct Shared {
     metrics: metrics::Metrics,
     /// Signed-in console browsers.
     sessions: crate::console::session::Sessions,
+    /// Recently verified access keys.
+    keys: auth::KeyCache,
     /// Recently read histories, for the console's overlay, state and iteration views.
     histories: crate::console::overlay::HistoryCache,
     dev: bool,
@@ -128,6 +130,7 @@ impl AppState {
                 metrics: metrics::Metrics::default(),
                 sessions: Default::default(),
                 histories: Default::default(),
+                keys: Default::default(),
                 dev: opts.dev,
                 activity_poll: opts.activity_poll,
                 sns,
@@ -157,6 +160,10 @@ impl AppState {
 
     pub fn metrics(&self) -> &metrics::Metrics {
         &self.inner.metrics
+    }
+
+    pub fn keys(&self) -> &auth::KeyCache {
+        &self.inner.keys
     }
 
     pub fn histories(&self) -> &crate::console::overlay::HistoryCache {
