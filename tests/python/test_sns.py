@@ -187,6 +187,52 @@ def test_sqs_subscriptions_receive_the_envelope_and_the_raw_message(sns, sqs):
     assert queues["raw"][1] not in {s["SubscriptionArn"] for s in sns.list_subscriptions()["Subscriptions"]}
 
 
+def test_filter_policies_choose_what_each_subscription_receives(sns, sqs):
+    """Two queues on one topic: one takes only large EU orders (attribute policy), the other
+    only shipped orders (body policy); a bad policy is refused."""
+    arn = sns.create_topic(Name=unique("orders"))["TopicArn"]
+    queues = {}
+    for kind, attrs in [
+        ("big-eu", {"FilterPolicy": json.dumps({"region": [{"prefix": "eu-"}], "total": [{"numeric": [">=", 100]}]})}),
+        ("shipped", {"FilterPolicy": json.dumps({"status": ["shipped"]}), "FilterPolicyScope": "MessageBody",
+                     "RawMessageDelivery": "true"}),
+    ]:
+        url = sqs.create_queue(QueueName=unique(kind))["QueueUrl"]
+        qarn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sub = sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=qarn, Attributes=attrs,
+                            ReturnSubscriptionArn=True)["SubscriptionArn"]
+        queues[kind] = (url, sub)
+
+    def publish(body, region, total):
+        sns.publish(TopicArn=arn, Message=json.dumps(body), MessageAttributes={
+            "region": {"DataType": "String", "StringValue": region},
+            "total": {"DataType": "Number", "StringValue": str(total)}})
+
+    publish({"id": 1, "status": "new"}, "eu-west-1", 250)     # big-eu only
+    publish({"id": 2, "status": "shipped"}, "us-east-1", 500)  # shipped only
+    publish({"id": 3, "status": "new"}, "eu-west-1", 20)       # neither
+
+    def drain(url):
+        got = []
+        for _ in range(3):
+            got += sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
+        return got
+
+    big = [json.loads(json.loads(m["Body"])["Message"])["id"] for m in drain(queues["big-eu"][0])]
+    shipped = [json.loads(m["Body"])["id"] for m in drain(queues["shipped"][0])]
+    assert (big, shipped) == ([1], [2])
+    got = sns.get_subscription_attributes(SubscriptionArn=queues["shipped"][1])["Attributes"]
+    assert got["FilterPolicyScope"] == "MessageBody" and json.loads(got["FilterPolicy"]) == {"status": ["shipped"]}
+    with pytest.raises(ClientError) as e:
+        sns.set_subscription_attributes(SubscriptionArn=queues["big-eu"][1], AttributeName="FilterPolicy",
+                                        AttributeValue='{"a": [{"wildcard": "x*"}]}')
+    assert code(e) == "InvalidParameter" and "wildcard" in e.value.response["Error"]["Message"]
+    # An empty policy removes it: every message again.
+    sns.set_subscription_attributes(SubscriptionArn=queues["big-eu"][1], AttributeName="FilterPolicy", AttributeValue="")
+    publish({"id": 4, "status": "new"}, "us-east-1", 1)
+    assert [json.loads(json.loads(m["Body"])["Message"])["id"] for m in drain(queues["big-eu"][0])] == [4]
+
+
 def test_without_a_relay_mail_stays_in_the_outbox(sns, server):
     arn = sns.create_topic(Name=unique("t"))["TopicArn"]
     sub = sns.subscribe(TopicArn=arn, Protocol="email", Endpoint="ops@example.com",

@@ -16,5 +16,6 @@ pub mod rng;
 pub mod run;
 pub mod services;
 pub mod sns;
+pub mod sns_filter;
 
 pub use error::Failure;

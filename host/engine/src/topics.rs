@@ -50,7 +50,10 @@ pub fn publish_in(
         attributes: publish.attributes.to_string(),
         created_ms: now_ms,
     };
-    Ok(match topics::publish(c, name, &row)? {
+    let receives = |s: &topics::Subscription| {
+        sandflow_core::sns_filter::accepts(&s.attributes, &publish.attributes, &row.message)
+    };
+    Ok(match topics::publish(c, name, &row, receives)? {
         Some(_) => TaskOutcome::Succeeded(publish_response(message_id, meta)),
         None => TaskOutcome::Failed(topic_not_found(&meta.request_id)),
     })

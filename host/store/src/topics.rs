@@ -288,8 +288,14 @@ fn message_at(r: &Row<'_>, i: usize) -> rusqlite::Result<TopicMessage> {
 }
 
 /// Publishes `m` to the tenant's topic `topic_name`: stores the message and one outbox row per
-/// confirmed subscription, due now. `None` when the topic does not exist (nothing stored).
-pub fn publish(c: &Connection, topic_name: &str, m: &TopicMessage) -> Result<Option<i64>> {
+/// confirmed subscription that `receives` it (its filter policy), due now. `None` when the
+/// topic does not exist (nothing stored).
+pub fn publish(
+    c: &Connection,
+    topic_name: &str,
+    m: &TopicMessage,
+    receives: impl Fn(&Subscription) -> bool,
+) -> Result<Option<i64>> {
     let Some(t) = get_topic(c, m.tenant_id, topic_name)? else {
         return Ok(None);
     };
@@ -307,12 +313,17 @@ pub fn publish(c: &Connection, topic_name: &str, m: &TopicMessage) -> Result<Opt
         m.created_ms
     ])?;
     let id = c.last_insert_rowid();
-    c.prepare_cached(
-        "INSERT INTO topic_deliveries (tenant_id, message_id, subscription_id, next_attempt_ms)
-         SELECT tenant_id, ?2, id, ?3 FROM topic_subscriptions
-         WHERE topic_id = ?1 AND pending_confirmation = 0",
-    )?
-    .execute(params![t.id, id, m.created_ms])?;
+    let subscribers = list_subscriptions(c, m.tenant_id, Some(t.id), 0, usize::MAX >> 1)?;
+    for s in subscribers
+        .iter()
+        .filter(|s| !s.pending_confirmation && receives(s))
+    {
+        c.prepare_cached(
+            "INSERT INTO topic_deliveries (tenant_id, message_id, subscription_id, next_attempt_ms)
+             VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![m.tenant_id, id, s.id, m.created_ms])?;
+    }
     Ok(Some(id))
 }
 
@@ -489,7 +500,10 @@ mod tests {
         let c = test_conn();
         let a = tenants::create(&c, "a", "111111111111", 0).unwrap().id;
         let b = tenants::create(&c, "b", "222222222222", 0).unwrap().id;
-        assert_eq!(publish(&c, "t", &message(a, "t", "m0")).unwrap(), None);
+        assert_eq!(
+            publish(&c, "t", &message(a, "t", "m0"), |_| true).unwrap(),
+            None
+        );
         assert!(recent(&c, a, None, 10).unwrap().is_empty());
         let t = create_topic(&c, a, "t", &BTreeMap::new(), 1).unwrap();
         let q = subscribe(&c, &sub(a, t.id, "u1", "sqs")).unwrap();
@@ -499,8 +513,13 @@ mod tests {
             "u1"
         );
         subscribe(&c, &sub(a, t.id, "u2", "email")).unwrap();
-        assert_eq!(publish(&c, "t", &message(b, "t", "x")).unwrap(), None);
-        publish(&c, "t", &message(a, "t", "m1")).unwrap().unwrap();
+        assert_eq!(
+            publish(&c, "t", &message(b, "t", "x"), |_| true).unwrap(),
+            None
+        );
+        publish(&c, "t", &message(a, "t", "m1"), |_| true)
+            .unwrap()
+            .unwrap();
         assert_eq!(due(&c, 9, true, 10).unwrap().len(), 0);
         let all = due(&c, 10, true, 10).unwrap();
         assert_eq!(all.len(), 2);
@@ -539,7 +558,7 @@ mod tests {
         let a = tenants::create(&c, "a", "111111111111", 0).unwrap().id;
         let t = create_topic(&c, a, "t", &BTreeMap::new(), 1).unwrap();
         subscribe(&c, &sub(a, t.id, "u1", "sqs")).unwrap();
-        publish(&c, "t", &message(a, "t", "m1")).unwrap();
+        publish(&c, "t", &message(a, "t", "m1"), |_| true).unwrap();
         assert!(delete_topic(&c, a, "t").unwrap());
         assert_eq!(get_subscription(&c, a, "u1").unwrap(), None);
         assert!(due(&c, 100, true, 10).unwrap().is_empty());

@@ -35,7 +35,8 @@ const TOPIC_ATTRIBUTES: &[&str] = &[
     "DataProtectionPolicy",
 ];
 /// Subscription attributes Sandflow honours.
-const SUBSCRIPTION_ATTRIBUTES: &[&str] = &["RawMessageDelivery"];
+const SUBSCRIPTION_ATTRIBUTES: &[&str] =
+    &["RawMessageDelivery", "FilterPolicy", "FilterPolicyScope"];
 
 /// Whether a request is an SNS query-protocol call: form-encoded and without `X-Amz-Target`.
 pub fn is_query(headers: &HeaderMap) -> bool {
@@ -570,6 +571,17 @@ impl Req<'_> {
                     "Invalid parameter: Attributes Reason: Sandflow does not support the subscription attribute {k}"
                 )));
             }
+            if k == "FilterPolicy" {
+                sandflow_core::sns_filter::validate(v)
+                    .map_err(|why| invalid(format!("Invalid parameter: FilterPolicy: {why}")))?;
+            }
+            if k == "FilterPolicyScope"
+                && !matches!(v.as_str(), "MessageAttributes" | "MessageBody")
+            {
+                return Err(invalid(format!(
+                    "Invalid parameter: Attributes Reason: FilterPolicyScope: Invalid value [{v}]. Please use either MessageBody or MessageAttributes"
+                )));
+            }
             if k == "RawMessageDelivery" {
                 if !v.eq_ignore_ascii_case("true") && !v.eq_ignore_ascii_case("false") {
                     return Err(invalid(
@@ -762,7 +774,12 @@ impl Req<'_> {
             .subscription(self.form.required("SubscriptionArn")?)
             .await?;
         let mut attrs = sub.attributes.clone();
-        attrs.insert(name, value);
+        if name == "FilterPolicy" && value.is_empty() {
+            // An empty policy removes it: every message again.
+            attrs.remove(&name);
+        } else {
+            attrs.insert(name, value);
+        }
         self.subscription_attributes(&sub.protocol, &attrs)?;
         self.write(move |c| topics::set_subscription_attributes(c, sub.id, &attrs))
             .await
@@ -830,9 +847,15 @@ impl Req<'_> {
             },
             created_ms: now_ms(),
         };
-        self.write(move |c| topics::publish(c, &name, &row))
-            .await?
-            .ok_or_else(no_topic)?;
+        self.write(move |c| {
+            let attrs: Value = serde_json::from_str(&row.attributes).unwrap_or(Value::Null);
+            let receives = |s: &topics::Subscription| {
+                sandflow_core::sns_filter::accepts(&s.attributes, &attrs, &row.message)
+            };
+            topics::publish(c, &name, &row, receives)
+        })
+        .await?
+        .ok_or_else(no_topic)?;
         PUBLISHED.notify_waiters();
         Ok(format!("    <MessageId>{message_id}</MessageId>\n"))
     }

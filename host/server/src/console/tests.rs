@@ -630,7 +630,7 @@ async fn topics_and_their_outbox_are_shown_to_their_tenant_only() {
                 attributes: "null".into(),
                 created_ms: 1,
             };
-            topics::publish(c, "orders", &m)
+            topics::publish(c, "orders", &m, |_| true)
         })
         .unwrap();
     let b = browser(&e.app, "test", "test").await;
