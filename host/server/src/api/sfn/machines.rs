@@ -121,8 +121,9 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     let encryption = p.opt_object("encryptionConfiguration")?;
     let tags = p.opt_tags("tags")?.unwrap_or_default();
     let publish = p.opt_bool("publish")?.unwrap_or(false);
-    p.opt_str("versionDescription", 0, 256, true)?;
+    let description = p.opt_str("versionDescription", 0, 256, true)?;
     p.finish()?;
+    check_version_description(publish, description.as_deref())?;
     check_name(&name)?;
     check_role(&role)?;
     if publish {
@@ -199,6 +200,16 @@ pub async fn describe(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     Ok(out)
 }
 
+/// AWS refuses a version description on a call that publishes no version.
+fn check_version_description(publish: bool, description: Option<&str>) -> ApiResult<()> {
+    if description.is_some() && !publish {
+        return Err(ApiError::validation(
+            "Version description can only be set when publish is true",
+        ));
+    }
+    Ok(())
+}
+
 pub async fn update(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     let arn = p.arn("stateMachineArn")?;
     let definition = p.opt_str("definition", 1, MAX_DEFINITION, true)?;
@@ -207,8 +218,9 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     let tracing = p.opt_object("tracingConfiguration")?;
     let encryption = p.opt_object("encryptionConfiguration")?;
     let publish = p.opt_bool("publish")?.unwrap_or(false);
-    p.opt_str("versionDescription", 0, 256, true)?;
+    let description = p.opt_str("versionDescription", 0, 256, true)?;
     p.finish()?;
+    check_version_description(publish, description.as_deref())?;
     if definition.is_none()
         && role.is_none()
         && logging.is_none()

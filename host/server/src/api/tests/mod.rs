@@ -854,6 +854,17 @@ async fn tags_limits_and_unsupported_actions() {
     fails(app, "TestState", json!({}), "UnsupportedOperation").await;
     fails(app, "ListMapRuns", json!({}), "UnsupportedOperation").await;
     fails(app, "Frobnicate", json!({}), "UnknownOperationException").await;
+    let described = fails(
+        app,
+        "CreateStateMachine",
+        json!({"name": "v", "definition": DEF, "roleArn": ROLE, "versionDescription": "first"}),
+        "ValidationException",
+    )
+    .await;
+    assert_eq!(
+        described,
+        "Version description can only be set when publish is true"
+    );
     // Oversized requests are refused before anything is parsed.
     let big =
         json!({"name": "big", "definition": "x".repeat(super::SFN_BODY_LIMIT), "roleArn": ROLE});
