@@ -305,3 +305,31 @@ def test_tenant_quota_overrides_apply_on_a_running_server(server):
         except ClientError:
             assert time.time() < deadline, "the reset never applied"
             time.sleep(0.2)
+
+
+def test_versions_with_boto3(sfn):
+    """publish on create and update, PublishStateMachineVersion, listing, running a version."""
+    first = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": 1}, "End": True}}}
+    second = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": 2}, "End": True}}}
+    made = sfn.create_state_machine(name="versioned", definition=json.dumps(first),
+                                    roleArn="arn:aws:iam::000000000000:role/r", publish=True,
+                                    versionDescription="v1")
+    arn = made["stateMachineArn"]
+    assert made["stateMachineVersionArn"] == arn + ":1"
+    updated = sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(second), publish=True)
+    assert updated["stateMachineVersionArn"] == arn + ":2"
+    listed = sfn.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in listed] == [arn + ":2", arn + ":1"]
+    assert sfn.describe_state_machine(stateMachineArn=arn + ":1")["description"] == "v1"
+    run = sfn.start_execution(stateMachineArn=arn + ":1")
+    for _ in range(100):
+        d = sfn.describe_execution(executionArn=run["executionArn"])
+        if d["status"] != "RUNNING":
+            break
+        time.sleep(0.05)
+    assert json.loads(d["output"]) == {"v": 1}
+    sfn.delete_state_machine_version(stateMachineVersionArn=arn + ":1")
+    with pytest.raises(ClientError) as e:
+        sfn.describe_state_machine(stateMachineArn=arn + ":1")
+    assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+    sfn.delete_state_machine(stateMachineArn=arn)

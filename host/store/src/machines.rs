@@ -124,18 +124,76 @@ pub fn publish_version(
     Ok(Some(next))
 }
 
-/// The definition of a published version.
-pub fn version_definition(
+/// A published version: the machine's definition and role when it was published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Version {
+    pub name: String,
+    pub version: i64,
+    pub definition: String,
+    pub role_arn: String,
+    pub revision_id: String,
+    pub description: Option<String>,
+    pub created_ms: i64,
+}
+
+const VERSION_COLUMNS: &str =
+    "name, version, definition, role_arn, revision_id, description, created_ms";
+
+fn version(r: &Row<'_>) -> rusqlite::Result<Version> {
+    Ok(Version {
+        name: r.get(0)?,
+        version: r.get(1)?,
+        definition: r.get(2)?,
+        role_arn: r.get(3)?,
+        revision_id: r.get(4)?,
+        description: r.get(5)?,
+        created_ms: r.get(6)?,
+    })
+}
+
+pub fn get_version(
     c: &Connection,
     tenant_id: i64,
     name: &str,
-    version: i64,
-) -> Result<Option<String>> {
-    Ok(c.prepare_cached("SELECT definition FROM state_machine_versions WHERE tenant_id = ?1 AND name = ?2 AND version = ?3")?.query_row(
-            params![tenant_id, name, version],
-            |r| r.get(0),
-        )
+    number: i64,
+) -> Result<Option<Version>> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM state_machine_versions
+         WHERE tenant_id = ?1 AND name = ?2 AND version = ?3"
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row(params![tenant_id, name, number], version)
         .optional()?)
+}
+
+/// The machine's versions below `before` (all when `None`), newest first.
+pub fn list_versions(
+    c: &Connection,
+    tenant_id: i64,
+    name: &str,
+    before: Option<i64>,
+    limit: usize,
+) -> Result<Vec<Version>> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM state_machine_versions
+         WHERE tenant_id = ?1 AND name = ?2 AND version < ?3 ORDER BY version DESC LIMIT ?4"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st
+        .query_map(
+            params![tenant_id, name, before.unwrap_or(i64::MAX), limit as i64],
+            version,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn delete_version(c: &Connection, tenant_id: i64, name: &str, number: i64) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "DELETE FROM state_machine_versions WHERE tenant_id = ?1 AND name = ?2 AND version = ?3",
+    )?
+    .execute(params![tenant_id, name, number])?
+        > 0)
 }
 
 #[cfg(test)]
@@ -200,13 +258,28 @@ mod tests {
             publish_version(&c, a.id, &m1.arn, None, 6).unwrap(),
             Some(2)
         );
+        let v1 = get_version(&c, a.id, "m1", 1).unwrap().unwrap();
         assert_eq!(
-            version_definition(&c, a.id, "m1", 1).unwrap().as_deref(),
-            Some("{}")
+            (v1.definition.as_str(), v1.description.as_deref()),
+            ("{}", Some("first"))
         );
+        let numbers = |before| -> Vec<i64> {
+            list_versions(&c, a.id, "m1", before, 10)
+                .unwrap()
+                .iter()
+                .map(|v| v.version)
+                .collect()
+        };
+        assert_eq!((numbers(None), numbers(Some(2))), (vec![2, 1], vec![1]));
+        assert!(
+            get_version(&c, b.id, "m1", 1).unwrap().is_none(),
+            "another tenant's"
+        );
+        assert!(delete_version(&c, a.id, "m1", 2).unwrap());
+        assert_eq!(numbers(None), [1]);
         assert!(delete(&c, a.id, &m1.arn).unwrap());
         assert!(
-            version_definition(&c, a.id, "m1", 1).unwrap().is_none(),
+            get_version(&c, a.id, "m1", 1).unwrap().is_none(),
             "versions go with it"
         );
         assert!(!delete(&c, b.id, &sample(a.id, "m2").arn).unwrap());

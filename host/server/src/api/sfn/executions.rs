@@ -8,8 +8,7 @@ use sandflow_store::machines;
 use serde_json::{Value, json};
 
 use super::{
-    Ctx, check_name, engine_error, epoch, machine_arn, now_ms, page_size, parse_arn, read_token,
-    token, uuid,
+    Ctx, check_name, engine_error, epoch, now_ms, page_size, parse_arn, read_token, token, uuid,
 };
 use crate::api::errors::{ApiError, ApiResult};
 use crate::api::params::Params;
@@ -65,7 +64,6 @@ async fn start_request(ctx: &Ctx, p: &mut Params) -> ApiResult<StartRequest> {
     p.opt_str("traceHeader", 0, 256, false)?;
     let input = input(p)?;
     p.finish()?;
-    machine_arn(&arn)?;
     let name = match name {
         Some(n) => {
             check_name(&n)?;
@@ -73,7 +71,12 @@ async fn start_request(ctx: &Ctx, p: &mut Params) -> ApiResult<StartRequest> {
         }
         None => uuid(),
     };
-    let m = super::machines::get(ctx, &arn).await?;
+    // A version's ARN runs the definition that version holds.
+    let (m, version) = super::machines::resolve(ctx, &arn).await?;
+    let (definition, role_arn) = match version {
+        Some(v) => (v.definition, v.role_arn),
+        None => (m.definition, m.role_arn),
+    };
     Ok(StartRequest {
         caller: ctx.caller.clone(),
         state_machine_arn: m.arn,
@@ -83,8 +86,8 @@ async fn start_request(ctx: &Ctx, p: &mut Params) -> ApiResult<StartRequest> {
         } else {
             MachineType::Standard
         },
-        definition: m.definition,
-        role_arn: m.role_arn,
+        definition,
+        role_arn,
         name,
         input,
     })

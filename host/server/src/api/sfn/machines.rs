@@ -1,10 +1,14 @@
-//! State machine actions: Create, Describe, Update, Delete, List, ValidateStateMachineDefinition.
+//! State machine actions: Create, Describe, Update, Delete, List, ValidateStateMachineDefinition,
+//! and versions: Publish, List, Delete (Describe and StartExecution take a version's ARN).
 
 use sandflow_core::parse::{MachineType, Severity, invalid_definition_message, parse_definition};
 use sandflow_store::{machines, tags as tag_rows};
 use serde_json::{Map, Value, json};
 
-use super::{Ctx, check_name, epoch, machine_arn, now_ms, page_size, read_token, token, uuid};
+use super::{
+    Ctx, check_name, epoch, machine_arn, machine_or_version, now_ms, page_size, read_token, token,
+    uuid,
+};
 use crate::api::errors::{ApiError, ApiResult};
 use crate::api::params::Params;
 use crate::aws_json;
@@ -99,6 +103,138 @@ pub async fn get(ctx: &Ctx, arn: &str) -> ApiResult<machines::StateMachine> {
         .ok_or_else(|| no_machine(arn))
 }
 
+/// The tenant's machine, and the version a version ARN names; StateMachineDoesNotExist (or
+/// ResourceNotFound for a version) otherwise.
+pub async fn resolve(
+    ctx: &Ctx,
+    arn: &str,
+) -> ApiResult<(machines::StateMachine, Option<machines::Version>)> {
+    let (base, number) = machine_or_version(arn)?;
+    let m = get(ctx, &base).await?;
+    let Some(n) = number else {
+        return Ok((m, None));
+    };
+    let (t, name) = (ctx.tenant(), m.name.clone());
+    let v = ctx
+        .state
+        .read(move |c| machines::get_version(c, t, &name, n))
+        .await?
+        .ok_or_else(|| no_version(arn))?;
+    Ok((m, Some(v)))
+}
+
+fn no_version(arn: &str) -> ApiError {
+    ApiError::client(
+        "ResourceNotFound",
+        format!("State Machine Version Does Not Exist: '{arn}'"),
+    )
+    .with("resourceName", json!(arn))
+}
+
+/// AWS keeps at most 1,000 versions per state machine.
+const MAX_VERSIONS: usize = 1000;
+
+/// PublishStateMachineVersion: the current definition as the next version, unless the latest
+/// version already is this revision (then that one, as AWS). A stale `revisionId` conflicts.
+pub async fn publish(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
+    let arn = p.arn("stateMachineArn")?;
+    let revision = p.opt_str("revisionId", 1, 256, false)?;
+    let description = p.opt_str("description", 0, 256, true)?;
+    p.finish()?;
+    let m = get(ctx, &arn).await?;
+    if let Some(r) = &revision
+        && *r != m.revision_id
+    {
+        return Err(ApiError::client(
+            "ConflictException",
+            format!(
+                "Failed to publish the State Machine version for revision {r}. The current State Machine revision is {}.",
+                m.revision_id
+            ),
+        ));
+    }
+    let (t, name, base) = (ctx.tenant(), m.name.clone(), m.arn.clone());
+    let now = now_ms();
+    let published = ctx
+        .state
+        .write(move |c| {
+            let latest = machines::list_versions(c, t, &name, None, MAX_VERSIONS)?;
+            if let Some(v) = latest.first()
+                && v.revision_id == m.revision_id
+            {
+                return Ok(Some((v.version, v.created_ms)));
+            }
+            if latest.len() >= MAX_VERSIONS {
+                return Ok(None);
+            }
+            let n = machines::publish_version(c, t, &base, description.as_deref(), now)?;
+            Ok(n.map(|n| (n, now)))
+        })
+        .await?;
+    let Some((n, created)) = published else {
+        return Err(ApiError::client(
+            "ServiceQuotaExceededException",
+            format!("The state machine {arn} has {MAX_VERSIONS} versions, the most it may have"),
+        ));
+    };
+    Ok(json!({"stateMachineVersionArn": format!("{arn}:{n}"), "creationDate": epoch(created)}))
+}
+
+/// ListStateMachineVersions, newest first.
+pub async fn list_versions(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
+    let arn = p.arn("stateMachineArn")?;
+    let limit = page_size(p, 1000)?;
+    let before = read_token(p, "ver", 32)?
+        .map(|t| {
+            t.parse::<i64>()
+                .map_err(|_| ApiError::client("InvalidToken", "Invalid Token"))
+        })
+        .transpose()?;
+    p.finish()?;
+    let m = get(ctx, &arn).await?;
+    let (t, name) = (ctx.tenant(), m.name.clone());
+    let mut rows = ctx
+        .state
+        .read(move |c| machines::list_versions(c, t, &name, before, limit + 1))
+        .await?;
+    let more = rows.len() > limit;
+    rows.truncate(limit);
+    let items: Vec<Value> = rows
+        .iter()
+        .map(|v| {
+            json!({
+                "stateMachineVersionArn": format!("{}:{}", m.arn, v.version),
+                "creationDate": epoch(v.created_ms),
+            })
+        })
+        .collect();
+    let mut out = json!({ "stateMachineVersions": items });
+    if more && let Some(last) = rows.last() {
+        out["nextToken"] = json!(token("ver", &last.version.to_string()));
+    }
+    Ok(out)
+}
+
+/// DeleteStateMachineVersion: deleting one that does not exist succeeds, as AWS.
+pub async fn delete_version(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
+    let arn = p.arn("stateMachineVersionArn")?;
+    p.finish()?;
+    let (base, Some(n)) = machine_or_version(&arn)? else {
+        return Err(ApiError::invalid_arn(
+            &arn,
+            "a state machine version ARN is needed",
+        ));
+    };
+    let (t, name) = (
+        ctx.tenant(),
+        base.rsplit(':').next().unwrap_or_default().to_string(),
+    );
+    ctx.state
+        .write(move |c| machines::delete_version(c, t, &name, n).map(drop))
+        .await?;
+    Ok(json!({}))
+}
+
 /// Checks a tag list's size; TooManyTags past AWS's 50.
 pub fn check_tag_count(arn: &str, n: usize) -> ApiResult<()> {
     if n > MAX_TAGS {
@@ -126,12 +262,6 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     check_version_description(publish, description.as_deref())?;
     check_name(&name)?;
     check_role(&role)?;
-    if publish {
-        return Err(ApiError::client(
-            "UnsupportedOperation",
-            "Publishing state machine versions is not supported yet",
-        ));
-    }
     let ty_text = ty.unwrap_or_else(|| "STANDARD".into());
     check_definition(&definition, machine_type(Some(&ty_text)))?;
     let arn = ctx.arn("stateMachine", &name);
@@ -163,11 +293,20 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
             }
             machines::insert(c, &m)?;
             tag_rows::put(c, m.tenant_id, &m.arn, &tags)?;
+            if publish {
+                machines::publish_version(c, m.tenant_id, &m.arn, description.as_deref(), now)?;
+            }
             Ok(Some(m.created_ms))
         })
         .await?;
     match created {
-        Some(ms) => Ok(json!({"stateMachineArn": arn, "creationDate": epoch(ms)})),
+        Some(ms) => {
+            let mut out = json!({"stateMachineArn": arn, "creationDate": epoch(ms)});
+            if publish {
+                out["stateMachineVersionArn"] = json!(format!("{arn}:1"));
+            }
+            Ok(out)
+        }
         None => Err(ApiError::client(
             "StateMachineAlreadyExists",
             format!("State Machine Already Exists: '{arn}'"),
@@ -183,7 +322,7 @@ pub async fn describe(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     let arn = p.arn("stateMachineArn")?;
     p.opt_bool("includedData")?;
     p.finish()?;
-    let m = get(ctx, &arn).await?;
+    let (m, version) = resolve(ctx, &arn).await?;
     let mut out = json!({
         "stateMachineArn": m.arn,
         "name": m.name,
@@ -194,6 +333,16 @@ pub async fn describe(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
         "creationDate": epoch(m.created_ms),
         "revisionId": m.revision_id,
     });
+    if let Some(v) = version {
+        out["stateMachineArn"] = json!(arn);
+        out["definition"] = json!(v.definition);
+        out["roleArn"] = json!(v.role_arn);
+        out["creationDate"] = epoch(v.created_ms);
+        out["revisionId"] = json!(v.revision_id);
+        if let Some(d) = v.description {
+            out["description"] = json!(d);
+        }
+    }
     if let Value::Object(cfg) = stored_config(&m) {
         out.as_object_mut().expect("object").extend(cfg);
     }
@@ -232,12 +381,6 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
             "Either the definition, the roleArn, the loggingConfiguration, the tracingConfiguration or the encryptionConfiguration must be specified",
         ));
     }
-    if publish {
-        return Err(ApiError::client(
-            "UnsupportedOperation",
-            "Publishing state machine versions is not supported yet",
-        ));
-    }
     let mut m = get(ctx, &arn).await?;
     if let Some(r) = &role {
         check_role(r)?;
@@ -252,11 +395,28 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     m.revision_id = uuid();
     m.updated_ms = now_ms();
     let (date, revision) = (m.updated_ms, m.revision_id.clone());
-    let updated = ctx.state.write(move |c| machines::update(c, &m)).await?;
-    if !updated {
+    let updated = ctx
+        .state
+        .write(move |c| {
+            if !machines::update(c, &m)? {
+                return Ok(None);
+            }
+            match publish {
+                true => {
+                    machines::publish_version(c, m.tenant_id, &m.arn, description.as_deref(), date)
+                }
+                false => Ok(Some(0)),
+            }
+        })
+        .await?;
+    let Some(version) = updated else {
         return Err(no_machine(&arn));
+    };
+    let mut out = json!({"updateDate": epoch(date), "revisionId": revision});
+    if publish {
+        out["stateMachineVersionArn"] = json!(format!("{arn}:{version}"));
     }
-    Ok(json!({"updateDate": epoch(date), "revisionId": revision}))
+    Ok(out)
 }
 
 /// Deleting a machine that does not exist succeeds, as AWS. Its executions keep running on

@@ -27,13 +27,10 @@ pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
 const UNSUPPORTED: &[&str] = &[
     "CreateStateMachineAlias",
     "DeleteStateMachineAlias",
-    "DeleteStateMachineVersion",
     "DescribeMapRun",
     "DescribeStateMachineAlias",
     "ListMapRuns",
     "ListStateMachineAliases",
-    "ListStateMachineVersions",
-    "PublishStateMachineVersion",
     "RedriveExecution",
     "TestState",
     "UpdateMapRun",
@@ -106,6 +103,9 @@ pub(crate) async fn dispatch(ctx: &Ctx, action: &str, mut p: Params) -> ApiResul
         "UpdateStateMachine" => machines::update(ctx, p).await,
         "DeleteStateMachine" => machines::delete(ctx, p).await,
         "ListStateMachines" => machines::list(ctx, p).await,
+        "PublishStateMachineVersion" => machines::publish(ctx, p).await,
+        "ListStateMachineVersions" => machines::list_versions(ctx, p).await,
+        "DeleteStateMachineVersion" => machines::delete_version(ctx, p).await,
         "ValidateStateMachineDefinition" => machines::validate(p),
         "DescribeStateMachineForExecution" => executions::describe_machine(ctx, p).await,
         "StartExecution" => executions::start(ctx, p).await,
@@ -169,13 +169,31 @@ pub fn parse_arn<'a>(arn: &'a str, kinds: &[&str]) -> ApiResult<Arn<'a>> {
 
 /// A state machine ARN (unqualified: versions and aliases come later).
 pub fn machine_arn(arn: &str) -> ApiResult<()> {
-    let a = parse_arn(arn, &["stateMachine"])?;
-    match a.rest.len() {
-        1 if !a.rest[0].is_empty() => Ok(()),
-        2 => Err(ApiError::client(
-            "UnsupportedOperation",
-            format!("State machine versions and aliases are not supported yet: '{arn}'"),
+    match machine_or_version(arn)? {
+        (_, None) => Ok(()),
+        (_, Some(_)) => Err(ApiError::invalid_arn(
+            arn,
+            "a state machine ARN without a version is needed here",
         )),
+    }
+}
+
+/// A state machine ARN, or a version's (`…:stateMachine:NAME:N`): the machine's ARN and the
+/// version number. Aliases (`…:NAME:ALIAS`) are refused as not supported.
+pub fn machine_or_version(arn: &str) -> ApiResult<(String, Option<i64>)> {
+    let a = parse_arn(arn, &["stateMachine"])?;
+    match a.rest.as_slice() {
+        [name] if !name.is_empty() => Ok((arn.to_string(), None)),
+        [name, v] if !name.is_empty() => match v.parse::<i64>() {
+            Ok(n) if n > 0 => {
+                let base = arn[..arn.len() - v.len() - 1].to_string();
+                Ok((base, Some(n)))
+            }
+            _ => Err(ApiError::client(
+                "UnsupportedOperation",
+                format!("State machine aliases are not supported yet: '{arn}'"),
+            )),
+        },
         _ => Err(ApiError::invalid_arn(arn, "Invalid ARN")),
     }
 }
@@ -286,6 +304,19 @@ mod tests {
         );
         assert_eq!(
             machine_arn("arn:aws:states:us-east-1:0:stateMachine:m:1")
+                .unwrap_err()
+                .kind,
+            "InvalidArn"
+        );
+        assert_eq!(
+            machine_or_version("arn:aws:states:us-east-1:0:stateMachine:m:12").unwrap(),
+            (
+                "arn:aws:states:us-east-1:0:stateMachine:m".to_string(),
+                Some(12)
+            )
+        );
+        assert_eq!(
+            machine_or_version("arn:aws:states:us-east-1:0:stateMachine:m:prod")
                 .unwrap_err()
                 .kind,
             "UnsupportedOperation"

@@ -342,6 +342,106 @@ async fn new_tenants_work_at_once_and_are_isolated() {
 }
 
 #[tokio::test]
+async fn versions_are_published_listed_run_and_deleted() {
+    let e = env().await;
+    let app = &e.app;
+    let created = call(
+        app,
+        "CreateStateMachine",
+        json!({"name": "ver", "definition": DEF, "roleArn": ROLE, "publish": true,
+               "versionDescription": "first"}),
+    )
+    .await;
+    let arn = created["stateMachineArn"].as_str().unwrap().to_string();
+    assert_eq!(created["stateMachineVersionArn"], format!("{arn}:1"));
+    let second_def =
+        r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Result":{"v":2},"End":true}}}"#;
+    let updated = call(
+        app,
+        "UpdateStateMachine",
+        json!({"stateMachineArn": arn, "definition": second_def, "publish": true}),
+    )
+    .await;
+    assert_eq!(updated["stateMachineVersionArn"], format!("{arn}:2"));
+    // Publishing the same revision again answers the version it already is.
+    let again = call(
+        app,
+        "PublishStateMachineVersion",
+        json!({"stateMachineArn": arn}),
+    )
+    .await;
+    assert_eq!(again["stateMachineVersionArn"], format!("{arn}:2"));
+    let stale = fails(
+        app,
+        "PublishStateMachineVersion",
+        json!({"stateMachineArn": arn, "revisionId": "old"}),
+        "ConflictException",
+    )
+    .await;
+    assert!(stale.contains("revision old"), "{stale}");
+    let v1 = call(
+        app,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": format!("{arn}:1")}),
+    )
+    .await;
+    assert_eq!(
+        (v1["definition"].as_str(), v1["description"].as_str()),
+        (Some(DEF), Some("first"))
+    );
+    let listed = call(
+        app,
+        "ListStateMachineVersions",
+        json!({"stateMachineArn": arn, "maxResults": 1}),
+    )
+    .await;
+    assert_eq!(
+        listed["stateMachineVersions"][0]["stateMachineVersionArn"],
+        format!("{arn}:2")
+    );
+    let rest = call(
+        app,
+        "ListStateMachineVersions",
+        json!({"stateMachineArn": arn, "nextToken": listed["nextToken"]}),
+    )
+    .await;
+    assert_eq!(
+        rest["stateMachineVersions"][0]["stateMachineVersionArn"],
+        format!("{arn}:1")
+    );
+    // Version 1 runs the definition it holds, not the machine's current one.
+    let run = call(
+        app,
+        "StartExecution",
+        json!({"stateMachineArn": format!("{arn}:1")}),
+    )
+    .await;
+    let d = integrations::wait_done(app, run["executionArn"].as_str().unwrap()).await;
+    assert_eq!(integrations::output(&d), json!({"ok": true}));
+    assert_eq!(d["stateMachineArn"], arn);
+    call(
+        app,
+        "DeleteStateMachineVersion",
+        json!({"stateMachineVersionArn": format!("{arn}:1")}),
+    )
+    .await;
+    fails(
+        app,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": format!("{arn}:1")}),
+        "ResourceNotFound",
+    )
+    .await;
+    fails(
+        app,
+        "DescribeStateMachine",
+        json!({"stateMachineArn": format!("{arn}:prod")}),
+        "UnsupportedOperation",
+    )
+    .await;
+}
+
+#[tokio::test]
 async fn state_machine_lifecycle_validation_and_pages() {
     let e = env().await;
     let app = &e.app;
