@@ -196,6 +196,95 @@ pub fn delete_version(c: &Connection, tenant_id: i64, name: &str, number: i64) -
         > 0)
 }
 
+/// An alias: `routing` is `[(version, weight)]` (one or two, weights summing to 100).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Alias {
+    pub machine: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub routing: Vec<(i64, u32)>,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+}
+
+const ALIAS_COLUMNS: &str = "machine, name, description, routing, created_ms, updated_ms";
+
+fn alias(r: &Row<'_>) -> rusqlite::Result<Alias> {
+    let routing: String = r.get(3)?;
+    Ok(Alias {
+        machine: r.get(0)?,
+        name: r.get(1)?,
+        description: r.get(2)?,
+        routing: serde_json::from_str(&routing).unwrap_or_default(),
+        created_ms: r.get(4)?,
+        updated_ms: r.get(5)?,
+    })
+}
+
+/// Creates or replaces the alias.
+pub fn put_alias(c: &Connection, tenant_id: i64, a: &Alias) -> Result<()> {
+    let routing = serde_json::to_string(&a.routing).expect("pairs of numbers serialize");
+    c.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO state_machine_aliases (tenant_id, {ALIAS_COLUMNS})
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+    ))?
+    .execute(params![
+        tenant_id,
+        a.machine,
+        a.name,
+        a.description,
+        routing,
+        a.created_ms,
+        a.updated_ms
+    ])?;
+    Ok(())
+}
+
+pub fn get_alias(
+    c: &Connection,
+    tenant_id: i64,
+    machine: &str,
+    name: &str,
+) -> Result<Option<Alias>> {
+    let sql = format!(
+        "SELECT {ALIAS_COLUMNS} FROM state_machine_aliases
+         WHERE tenant_id = ?1 AND machine = ?2 AND name = ?3"
+    );
+    Ok(c.prepare_cached(&sql)?
+        .query_row(params![tenant_id, machine, name], alias)
+        .optional()?)
+}
+
+/// The machine's aliases after `after` (by name), in name order.
+pub fn list_aliases(
+    c: &Connection,
+    tenant_id: i64,
+    machine: &str,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Alias>> {
+    let sql = format!(
+        "SELECT {ALIAS_COLUMNS} FROM state_machine_aliases
+         WHERE tenant_id = ?1 AND machine = ?2 AND name > ?3 ORDER BY name LIMIT ?4"
+    );
+    let mut st = c.prepare_cached(&sql)?;
+    let rows = st
+        .query_map(
+            params![tenant_id, machine, after.unwrap_or(""), limit as i64],
+            alias,
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(rows)
+}
+
+pub fn delete_alias(c: &Connection, tenant_id: i64, machine: &str, name: &str) -> Result<bool> {
+    Ok(c.prepare_cached(
+        "DELETE FROM state_machine_aliases WHERE tenant_id = ?1 AND machine = ?2 AND name = ?3",
+    )?
+    .execute(params![tenant_id, machine, name])?
+        > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -277,10 +366,34 @@ mod tests {
         );
         assert!(delete_version(&c, a.id, "m1", 2).unwrap());
         assert_eq!(numbers(None), [1]);
+        let prod = Alias {
+            machine: "m1".into(),
+            name: "prod".into(),
+            description: None,
+            routing: vec![(1, 90), (3, 10)],
+            created_ms: 7,
+            updated_ms: 7,
+        };
+        put_alias(&c, a.id, &prod).unwrap();
+        assert_eq!(
+            get_alias(&c, a.id, "m1", "prod").unwrap().as_ref(),
+            Some(&prod)
+        );
+        assert!(get_alias(&c, b.id, "m1", "prod").unwrap().is_none());
+        assert_eq!(list_aliases(&c, a.id, "m1", None, 10).unwrap().len(), 1);
+        assert!(
+            list_aliases(&c, a.id, "m1", Some("prod"), 10)
+                .unwrap()
+                .is_empty()
+        );
         assert!(delete(&c, a.id, &m1.arn).unwrap());
         assert!(
             get_version(&c, a.id, "m1", 1).unwrap().is_none(),
             "versions go with it"
+        );
+        assert!(
+            get_alias(&c, a.id, "m1", "prod").unwrap().is_none(),
+            "and aliases"
         );
         assert!(!delete(&c, b.id, &sample(a.id, "m2").arn).unwrap());
     }

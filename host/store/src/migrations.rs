@@ -376,6 +376,20 @@ const MIGRATIONS: &[&str] = &[
         fuel_burst         REAL
     );
     "#,
+    // 11: state machine aliases: a name routing executions to one or two versions by weight.
+    r#"
+    CREATE TABLE state_machine_aliases (
+        tenant_id    INTEGER NOT NULL,
+        machine      TEXT NOT NULL,
+        name         TEXT NOT NULL,
+        description  TEXT,
+        routing      TEXT NOT NULL,
+        created_ms   INTEGER NOT NULL,
+        updated_ms   INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, machine, name),
+        FOREIGN KEY (tenant_id, machine) REFERENCES state_machines(tenant_id, name) ON DELETE CASCADE
+    );
+    "#,
 ];
 
 /// The schema version this build writes.

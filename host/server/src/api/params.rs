@@ -160,6 +160,15 @@ impl Params {
         }
     }
 
+    /// An optional list, its items as they are.
+    pub fn opt_list(&mut self, name: &str) -> ApiResult<Option<Vec<Value>>> {
+        match self.present(name) {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items.clone())),
+            Some(_) => Err(Self::wrong_type(name, "list")),
+        }
+    }
+
     /// An optional list of strings (e.g. UntagResource's `tagKeys`).
     pub fn opt_strings(&mut self, name: &str) -> ApiResult<Option<Vec<String>>> {
         match self.present(name) {

@@ -71,8 +71,8 @@ async fn start_request(ctx: &Ctx, p: &mut Params) -> ApiResult<StartRequest> {
         }
         None => uuid(),
     };
-    // A version's ARN runs the definition that version holds.
-    let (m, version) = super::machines::resolve(ctx, &arn).await?;
+    // A version's ARN runs the definition that version holds; an alias's, one of its versions.
+    let (m, version) = super::machines::resolve_for_start(ctx, &arn).await?;
     let (definition, role_arn) = match version {
         Some(v) => (v.definition, v.role_arn),
         None => (m.definition, m.role_arn),

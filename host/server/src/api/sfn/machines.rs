@@ -114,6 +114,41 @@ pub async fn resolve(
     let Some(n) = number else {
         return Ok((m, None));
     };
+    version_of(ctx, m, n, arn).await
+}
+
+/// What Start(Sync)Execution runs for a machine, version or alias ARN: an alias routes to one
+/// of its versions by weight.
+pub async fn resolve_for_start(
+    ctx: &Ctx,
+    arn: &str,
+) -> ApiResult<(machines::StateMachine, Option<machines::Version>)> {
+    let (base, q) = super::qualified_machine(arn)?;
+    let super::Qualifier::Alias(alias) = q else {
+        return resolve(ctx, arn).await;
+    };
+    let m = get(ctx, &base).await?;
+    let (t, name) = (ctx.tenant(), m.name.clone());
+    let a = ctx
+        .state
+        .read(move |c| machines::get_alias(c, t, &name, &alias))
+        .await?
+        .ok_or_else(|| {
+            ApiError::client(
+                "ResourceNotFound",
+                format!("State Machine Alias Does Not Exist: '{arn}'"),
+            )
+        })?;
+    let n = super::aliases::route(&a);
+    version_of(ctx, m, n, &format!("{base}:{n}")).await
+}
+
+async fn version_of(
+    ctx: &Ctx,
+    m: machines::StateMachine,
+    n: i64,
+    arn: &str,
+) -> ApiResult<(machines::StateMachine, Option<machines::Version>)> {
     let (t, name) = (ctx.tenant(), m.name.clone());
     let v = ctx
         .state
@@ -123,7 +158,7 @@ pub async fn resolve(
     Ok((m, Some(v)))
 }
 
-fn no_version(arn: &str) -> ApiError {
+pub fn no_version(arn: &str) -> ApiError {
     ApiError::client(
         "ResourceNotFound",
         format!("State Machine Version Does Not Exist: '{arn}'"),
@@ -229,9 +264,26 @@ pub async fn delete_version(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
         ctx.tenant(),
         base.rsplit(':').next().unwrap_or_default().to_string(),
     );
-    ctx.state
-        .write(move |c| machines::delete_version(c, t, &name, n).map(drop))
+    let referenced = ctx
+        .state
+        .write(move |c| {
+            let aliases = machines::list_aliases(c, t, &name, None, usize::MAX >> 1)?;
+            if aliases
+                .iter()
+                .any(|a| a.routing.iter().any(|(v, _)| *v == n))
+            {
+                return Ok(true);
+            }
+            machines::delete_version(c, t, &name, n)?;
+            Ok(false)
+        })
         .await?;
+    if referenced {
+        return Err(ApiError::client(
+            "ConflictException",
+            format!("Version to be deleted must not be referenced by an alias: {arn}"),
+        ));
+    }
     Ok(json!({}))
 }
 

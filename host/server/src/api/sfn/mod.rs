@@ -4,6 +4,7 @@
 //! resource names, timestamps and page tokens. The actions live in the submodules.
 
 mod activities;
+mod aliases;
 mod executions;
 mod machines;
 mod tags;
@@ -25,16 +26,11 @@ pub const TARGET_PREFIX: &str = "AWSStepFunctions.";
 
 /// Actions of the API that come in a later issue: AWS's shape, answered as unsupported.
 const UNSUPPORTED: &[&str] = &[
-    "CreateStateMachineAlias",
-    "DeleteStateMachineAlias",
     "DescribeMapRun",
-    "DescribeStateMachineAlias",
     "ListMapRuns",
-    "ListStateMachineAliases",
     "RedriveExecution",
     "TestState",
     "UpdateMapRun",
-    "UpdateStateMachineAlias",
 ];
 
 /// One request's caller and shared state.
@@ -106,6 +102,11 @@ pub(crate) async fn dispatch(ctx: &Ctx, action: &str, mut p: Params) -> ApiResul
         "PublishStateMachineVersion" => machines::publish(ctx, p).await,
         "ListStateMachineVersions" => machines::list_versions(ctx, p).await,
         "DeleteStateMachineVersion" => machines::delete_version(ctx, p).await,
+        "CreateStateMachineAlias" => aliases::create(ctx, p).await,
+        "DescribeStateMachineAlias" => aliases::describe(ctx, p).await,
+        "UpdateStateMachineAlias" => aliases::update(ctx, p).await,
+        "DeleteStateMachineAlias" => aliases::delete(ctx, p).await,
+        "ListStateMachineAliases" => aliases::list(ctx, p).await,
         "ValidateStateMachineDefinition" => machines::validate(p),
         "DescribeStateMachineForExecution" => executions::describe_machine(ctx, p).await,
         "StartExecution" => executions::start(ctx, p).await,
@@ -178,23 +179,42 @@ pub fn machine_arn(arn: &str) -> ApiResult<()> {
     }
 }
 
-/// A state machine ARN, or a version's (`…:stateMachine:NAME:N`): the machine's ARN and the
-/// version number. Aliases (`…:NAME:ALIAS`) are refused as not supported.
-pub fn machine_or_version(arn: &str) -> ApiResult<(String, Option<i64>)> {
+/// What follows a state machine's name in its ARN.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Qualifier {
+    None,
+    /// `…:stateMachine:NAME:N`
+    Version(i64),
+    /// `…:stateMachine:NAME:ALIAS`
+    Alias(String),
+}
+
+/// A state machine ARN, a version's or an alias's: the machine's ARN and the qualifier.
+pub fn qualified_machine(arn: &str) -> ApiResult<(String, Qualifier)> {
     let a = parse_arn(arn, &["stateMachine"])?;
     match a.rest.as_slice() {
-        [name] if !name.is_empty() => Ok((arn.to_string(), None)),
-        [name, v] if !name.is_empty() => match v.parse::<i64>() {
-            Ok(n) if n > 0 => {
-                let base = arn[..arn.len() - v.len() - 1].to_string();
-                Ok((base, Some(n)))
+        [name] if !name.is_empty() => Ok((arn.to_string(), Qualifier::None)),
+        [name, q] if !name.is_empty() && !q.is_empty() => {
+            let base = arn[..arn.len() - q.len() - 1].to_string();
+            match q.parse::<i64>() {
+                Ok(n) if n > 0 => Ok((base, Qualifier::Version(n))),
+                Ok(_) => Err(ApiError::invalid_arn(arn, "Invalid version")),
+                Err(_) => Ok((base, Qualifier::Alias(q.to_string()))),
             }
-            _ => Err(ApiError::client(
-                "UnsupportedOperation",
-                format!("State machine aliases are not supported yet: '{arn}'"),
-            )),
-        },
+        }
         _ => Err(ApiError::invalid_arn(arn, "Invalid ARN")),
+    }
+}
+
+/// A state machine ARN or a version's: the machine's ARN and the version number.
+pub fn machine_or_version(arn: &str) -> ApiResult<(String, Option<i64>)> {
+    match qualified_machine(arn)? {
+        (base, Qualifier::None) => Ok((base, None)),
+        (base, Qualifier::Version(n)) => Ok((base, Some(n))),
+        (_, Qualifier::Alias(_)) => Err(ApiError::invalid_arn(
+            arn,
+            "an alias ARN is not accepted here",
+        )),
     }
 }
 
@@ -316,10 +336,17 @@ mod tests {
             )
         );
         assert_eq!(
+            qualified_machine("arn:aws:states:us-east-1:0:stateMachine:m:prod").unwrap(),
+            (
+                "arn:aws:states:us-east-1:0:stateMachine:m".to_string(),
+                Qualifier::Alias("prod".into())
+            )
+        );
+        assert_eq!(
             machine_or_version("arn:aws:states:us-east-1:0:stateMachine:m:prod")
                 .unwrap_err()
                 .kind,
-            "UnsupportedOperation"
+            "InvalidArn"
         );
         assert!(check_name("order-42_x").is_ok());
         for bad in ["a b", "a:b", "a/b", "a*", "a\u{1}", "{x}"] {

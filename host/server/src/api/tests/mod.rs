@@ -436,7 +436,128 @@ async fn versions_are_published_listed_run_and_deleted() {
         app,
         "DescribeStateMachine",
         json!({"stateMachineArn": format!("{arn}:prod")}),
-        "UnsupportedOperation",
+        "InvalidArn",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn aliases_route_executions_to_their_versions() {
+    let e = env().await;
+    let app = &e.app;
+    let def = |v: u32| {
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": {"v": v}, "End": true}}})
+            .to_string()
+    };
+    let made = call(
+        app,
+        "CreateStateMachine",
+        json!({"name": "routed", "definition": def(1), "roleArn": ROLE, "publish": true}),
+    )
+    .await;
+    let arn = made["stateMachineArn"].as_str().unwrap().to_string();
+    call(
+        app,
+        "UpdateStateMachine",
+        json!({"stateMachineArn": arn, "definition": def(2), "publish": true}),
+    )
+    .await;
+    let (v1, v2) = (format!("{arn}:1"), format!("{arn}:2"));
+    let route = |a: &str, wa: u32, b: Option<&str>, wb: u32| {
+        let mut r = vec![json!({"stateMachineVersionArn": a, "weight": wa})];
+        if let Some(b) = b {
+            r.push(json!({"stateMachineVersionArn": b, "weight": wb}));
+        }
+        json!(r)
+    };
+    let created = call(
+        app,
+        "CreateStateMachineAlias",
+        json!({"name": "prod", "routingConfiguration": route(&v2, 100, None, 0)}),
+    )
+    .await;
+    let alias = format!("{arn}:prod");
+    assert_eq!(created["stateMachineAliasArn"], alias);
+    let run = |arn: String| async move {
+        let started = call(app, "StartExecution", json!({"stateMachineArn": arn})).await;
+        let d = integrations::wait_done(app, started["executionArn"].as_str().unwrap()).await;
+        integrations::output(&d)["v"].as_u64().unwrap()
+    };
+    assert_eq!(run(alias.clone()).await, 2);
+    call(
+        app,
+        "UpdateStateMachineAlias",
+        json!({"stateMachineAliasArn": alias, "routingConfiguration": route(&v1, 100, Some(&v2), 0)}),
+    )
+    .await;
+    assert_eq!(run(alias.clone()).await, 1);
+    let described = call(
+        app,
+        "DescribeStateMachineAlias",
+        json!({"stateMachineAliasArn": alias}),
+    )
+    .await;
+    assert_eq!(
+        described["routingConfiguration"][0]["stateMachineVersionArn"],
+        v1
+    );
+    let listed = call(
+        app,
+        "ListStateMachineAliases",
+        json!({"stateMachineArn": arn}),
+    )
+    .await;
+    assert_eq!(
+        listed["stateMachineAliases"][0]["stateMachineAliasArn"],
+        alias
+    );
+    // A version an alias routes to cannot be deleted; bad routing is refused.
+    fails(
+        app,
+        "DeleteStateMachineVersion",
+        json!({"stateMachineVersionArn": v1}),
+        "ConflictException",
+    )
+    .await;
+    let sum = fails(
+        app,
+        "CreateStateMachineAlias",
+        json!({"name": "half", "routingConfiguration": route(&v1, 50, Some(&v2), 40)}),
+        "ValidationException",
+    )
+    .await;
+    assert!(sum.contains("add up to 100"), "{sum}");
+    fails(
+        app,
+        "CreateStateMachineAlias",
+        json!({"name": "ghost", "routingConfiguration": route(&format!("{arn}:9"), 100, None, 0)}),
+        "ResourceNotFound",
+    )
+    .await;
+    fails(
+        app,
+        "CreateStateMachineAlias",
+        json!({"name": "42", "routingConfiguration": route(&v1, 100, None, 0)}),
+        "InvalidName",
+    )
+    .await;
+    call(
+        app,
+        "DeleteStateMachineAlias",
+        json!({"stateMachineAliasArn": alias}),
+    )
+    .await;
+    fails(
+        app,
+        "DescribeStateMachineAlias",
+        json!({"stateMachineAliasArn": alias}),
+        "ResourceNotFound",
+    )
+    .await;
+    call(
+        app,
+        "DeleteStateMachineVersion",
+        json!({"stateMachineVersionArn": v1}),
     )
     .await;
 }
