@@ -17,10 +17,13 @@ fn no_alias(arn: &str) -> ApiError {
     .with("resourceName", json!(arn))
 }
 
-/// An alias ARN: the machine's ARN and the alias name.
-fn alias_arn(arn: &str) -> ApiResult<(String, String)> {
+/// An alias ARN: the machine's ARN, the machine's name and the alias name.
+fn alias_arn(arn: &str) -> ApiResult<(String, String, String)> {
     match qualified_machine(arn)? {
-        (base, Qualifier::Alias(name)) => Ok((base, name)),
+        (base, Qualifier::Alias(name)) => {
+            let machine = base.rsplit(':').next().unwrap_or_default().to_string();
+            Ok((base, machine, name))
+        }
         _ => Err(ApiError::invalid_arn(arn, "Invalid alias ARN")),
     }
 }
@@ -151,12 +154,7 @@ pub async fn create(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
 
 /// The tenant's alias by ARN, or ResourceNotFound.
 async fn get(ctx: &Ctx, arn: &str) -> ApiResult<Alias> {
-    let (machine_arn, name) = alias_arn(arn)?;
-    let machine = machine_arn
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let (_, machine, name) = alias_arn(arn)?;
     let t = ctx.tenant();
     ctx.state
         .read(move |c| machines::get_alias(c, t, &machine, &name))
@@ -168,7 +166,7 @@ pub async fn describe(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     let arn = p.arn("stateMachineAliasArn")?;
     p.finish()?;
     let a = get(ctx, &arn).await?;
-    let (machine_arn, _) = alias_arn(&arn)?;
+    let (machine_arn, _, _) = alias_arn(&arn)?;
     let mut out = json!({
         "stateMachineAliasArn": arn,
         "name": a.name,
@@ -193,7 +191,7 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
         ));
     }
     let mut a = get(ctx, &arn).await?;
-    let (machine_arn, _) = alias_arn(&arn)?;
+    let (machine_arn, _, _) = alias_arn(&arn)?;
     if let Some(items) = items {
         a.routing = routing(ctx, &machine_arn, items).await?;
     }
@@ -212,12 +210,7 @@ pub async fn update(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
 pub async fn delete(ctx: &Ctx, p: &mut Params) -> ApiResult<Value> {
     let arn = p.arn("stateMachineAliasArn")?;
     p.finish()?;
-    let (machine_arn, name) = alias_arn(&arn)?;
-    let machine = machine_arn
-        .rsplit(':')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let (_, machine, name) = alias_arn(&arn)?;
     let t = ctx.tenant();
     ctx.state
         .write(move |c| machines::delete_alias(c, t, &machine, &name).map(drop))
