@@ -190,7 +190,7 @@ impl Runtime {
         let shared = Arc::new(Shared {
             kv,
             queues,
-            http_client: crate::http::client(),
+            http_client: crate::http::client(crate::dns::PublicOnlyResolver::default()),
             http: config.http.clone(),
             max_value_bytes: config.max_value_bytes,
             max_log_bytes: config.max_log_bytes,
