@@ -74,6 +74,31 @@ fn warm_invoke(c: &mut Criterion) {
     g.finish();
 }
 
+/// The Rust echo with pooled memories reset by `madvise` (the behaviour without
+/// `keep_resident_bytes`), to show what keeping them resident saves.
+fn warm_invoke_madvise(c: &mut Criterion) {
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rt = runtime(RuntimeConfig {
+        keep_resident_bytes: 0,
+        ..RuntimeConfig::default()
+    });
+    let sha = tokio
+        .block_on(rt.upload(&guest("rust-echo")))
+        .expect("upload")
+        .sha256;
+    let inv = invocation(r#"{"hello":"world"}"#);
+    c.bench_function("invoke-madvise/rust-echo", |b| {
+        b.iter(|| {
+            tokio
+                .block_on(rt.invoke(&sha, inv.clone()))
+                .expect("invoke")
+        })
+    });
+}
+
 fn upload_and_load(c: &mut Criterion) {
     let tokio = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -125,5 +150,5 @@ fn upload_and_load(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, warm_invoke, upload_and_load);
+criterion_group!(benches, warm_invoke, warm_invoke_madvise, upload_and_load);
 criterion_main!(benches);

@@ -4,6 +4,7 @@
 //! host resolves or connects to anything. Redirects are followed here rather than by the
 //! client so that each hop passes the same check. Bodies and time are capped.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, LOCATION};
@@ -13,16 +14,18 @@ use url::Url;
 
 use crate::bindings::sandflow::task::http::{HttpError, Request, Response};
 use crate::config::HttpConfig;
+use crate::dns::{PublicOnlyResolver, refusal};
 use crate::grants::Grants;
 
 /// The one client all invocations share (connection pool, TLS roots). Redirects and proxies
 /// are off: the host follows redirects itself, and environment proxies must not see guests'
-/// traffic.
-pub(crate) fn client() -> reqwest::Client {
+/// traffic. Hostnames only resolve to public addresses ([`crate::dns`]).
+pub(crate) fn client(resolver: PublicOnlyResolver) -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()
         .use_rustls_tls()
+        .dns_resolver(Arc::new(resolver))
         .build()
         .expect("a client with built-in TLS roots always builds")
 }
@@ -160,6 +163,9 @@ fn transport(e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
         return HttpError::Timeout;
     }
+    if let Some(r) = refusal(&e) {
+        return HttpError::Denied(r.to_string());
+    }
     // The chain holds the useful part (connection refused, TLS failure, ...).
     let mut msg = e.to_string();
     let mut src = std::error::Error::source(&e);
@@ -169,4 +175,84 @@ fn transport(e: reqwest::Error) -> HttpError {
         src = s.source();
     }
     HttpError::Transport(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::grants::HttpGrant;
+
+    /// A client whose resolver answers every name with `ip`.
+    fn client_resolving_to(ip: &'static str) -> reqwest::Client {
+        client(PublicOnlyResolver::with_lookup(Arc::new(move |_name| {
+            Box::pin(async move { Ok(vec![SocketAddr::new(ip.parse().unwrap(), 0)]) })
+        })))
+    }
+
+    fn granted(url: &str) -> Grants {
+        Grants {
+            http: vec![HttpGrant::new(url, &[]).unwrap()],
+            ..Grants::default()
+        }
+    }
+
+    async fn get(
+        client: &reqwest::Client,
+        grants: &Grants,
+        url: &str,
+    ) -> Result<Response, HttpError> {
+        let req = Request {
+            method: "GET".into(),
+            url: url.into(),
+            headers: vec![],
+            body: None,
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        fetch(client, &HttpConfig::default(), grants, deadline, req).await
+    }
+
+    #[tokio::test]
+    async fn a_granted_hostname_resolving_to_metadata_or_loopback_is_denied() {
+        for ip in ["169.254.169.254", "127.0.0.1", "::ffff:10.0.0.1"] {
+            let c = client_resolving_to(ip);
+            let url = "http://api.example.com/v1/x";
+            match get(&c, &granted("http://api.example.com/"), url).await {
+                Err(HttpError::Denied(msg)) => {
+                    assert!(msg.contains("api.example.com"), "{msg}");
+                    assert!(msg.contains("non-public"), "{msg}");
+                }
+                other => panic!("{ip}: expected denied, got {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn ip_literals_and_localhost_in_the_grant_still_connect() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            while let Ok((mut s, _)) = listener.accept().await {
+                let mut buf = [0u8; 1024];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok",
+                    )
+                    .await;
+            }
+        });
+        let c = client_resolving_to("127.0.0.1");
+        for host in ["127.0.0.1", "localhost"] {
+            let url = format!("http://{host}:{port}/");
+            let resp = get(&c, &granted(&url), &url).await.unwrap();
+            assert_eq!(
+                (resp.status, resp.body.as_slice()),
+                (200, &b"ok"[..]),
+                "{host}"
+            );
+        }
+    }
 }

@@ -35,6 +35,7 @@
 mod artifact;
 mod bindings;
 mod config;
+pub mod dns;
 mod grants;
 mod host;
 mod http;

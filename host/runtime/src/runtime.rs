@@ -134,6 +134,8 @@ impl std::fmt::Debug for Runtime {
 
 /// Core instances a component may hold in a pool slot; interpreters link several modules.
 const CORE_INSTANCES_PER_COMPONENT: u32 = 32;
+/// Table bytes kept resident with `keep_resident_bytes`: covers typical guests' tables.
+const TABLE_KEEP_RESIDENT_BYTES: usize = 1 << 20;
 
 impl Runtime {
     /// Starts a runtime: builds the engine and linkers and the epoch ticker thread.
@@ -158,6 +160,14 @@ impl Runtime {
                 .total_stacks(n)
                 .max_memory_size((config.max_memory_mib as usize) << 20)
                 .table_elements(100_000);
+            // Memory is reset to its initial contents either way; this only chooses how.
+            if config.keep_resident_bytes > 0
+                && PoolingAllocationConfig::is_pagemap_scan_available()
+            {
+                p.pagemap_scan(wasmtime::Enabled::Yes)
+                    .linear_memory_keep_resident(config.keep_resident_bytes)
+                    .table_keep_resident(TABLE_KEEP_RESIDENT_BYTES);
+            }
             cfg.allocation_strategy(InstanceAllocationStrategy::Pooling(p));
         }
         let engine = Engine::new(&cfg).map_err(|e| internal(chain(&e)))?;
@@ -180,7 +190,7 @@ impl Runtime {
         let shared = Arc::new(Shared {
             kv,
             queues,
-            http_client: crate::http::client(),
+            http_client: crate::http::client(crate::dns::PublicOnlyResolver::default()),
             http: config.http.clone(),
             max_value_bytes: config.max_value_bytes,
             max_log_bytes: config.max_log_bytes,

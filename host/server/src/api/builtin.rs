@@ -6,6 +6,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sandflow_core::Failure;
@@ -15,6 +16,7 @@ use sandflow_core::run::TaskOutcome;
 use sandflow_core::services::{Service, ServiceError};
 use sandflow_engine::tasks::BoxFuture;
 use sandflow_engine::{Caller, Services};
+use sandflow_runtime::dns::{self, PublicOnlyResolver};
 use sandflow_runtime::services::{
     BackendError, BoxFuture as KvFuture, KvStore, Namespace, QueueMessage, QueueStore,
 };
@@ -47,6 +49,7 @@ impl BuiltinServices {
             // Each hop would need its own allowlist check; none are followed.
             .redirect(reqwest::redirect::Policy::none())
             .timeout(HTTP_TIMEOUT)
+            .dns_resolver(Arc::new(PublicOnlyResolver::default()))
             .build()
             .expect("an HTTP client with default TLS");
         BuiltinServices {
@@ -97,7 +100,7 @@ impl BuiltinServices {
         let answer = request
             .send()
             .await
-            .map_err(|e| http_task::socket_failure(e.to_string()))?;
+            .map_err(|e| http_task::socket_failure(dns::describe(&e)))?;
         let status = answer.status();
         let headers: Vec<(String, String)> = answer
             .headers()

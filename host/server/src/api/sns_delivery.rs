@@ -11,6 +11,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use sandflow_engine::Caller;
 use sandflow_engine::topics::PUBLISHED;
+use sandflow_runtime::dns::{self, PublicOnlyResolver};
 use sandflow_store::Store;
 use sandflow_store::topics::{self, Delivery};
 use serde_json::{Map, Value, json};
@@ -47,6 +48,7 @@ pub fn spawn(store: Store, opts: Arc<SnsOptions>) -> tokio::task::JoinHandle<()>
         let http = reqwest::Client::builder()
             .timeout(ATTEMPT_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(PublicOnlyResolver::default()))
             .build()
             .unwrap_or_default();
         loop {
@@ -246,7 +248,7 @@ async fn to_http(http: &reqwest::Client, d: &Delivery) -> Result<(), String> {
     if raw {
         req = req.header("x-amz-sns-rawdelivery", "true");
     }
-    let r = req.body(body).send().await.map_err(|e| e.to_string())?;
+    let r = req.body(body).send().await.map_err(|e| dns::describe(&e))?;
     if r.status().is_success() {
         Ok(())
     } else {
