@@ -60,6 +60,7 @@ impl Engine {
         let started = Started {
             execution_arn: arn,
             start_ms: now.timestamp_millis(),
+            finished: None,
         };
         Ok((started, sync.then_some(rx)))
     }

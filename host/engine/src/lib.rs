@@ -109,6 +109,9 @@ pub struct StartRequest {
 pub struct Started {
     pub execution_arn: String,
     pub start_ms: i64,
+    /// How it ended, when its first step already ended it (a Standard execution of Pass and
+    /// Choice states): the caller need not wait or read it back.
+    pub finished: Option<Finished>,
 }
 
 /// How an execution ended.

@@ -290,14 +290,17 @@ impl Engine {
         match inserted {
             Admission::Inserted(id) => {
                 self.after_commit(id, &req.caller, &exec, step.actions);
+                let ended = exec.status() != ExecutionStatus::Running;
                 Ok(Started {
                     execution_arn: arn,
                     start_ms: ms(now),
+                    finished: ended.then(|| Finished::of(&exec, now)),
                 })
             }
             Admission::Existing(start_ms) => Ok(Started {
                 execution_arn: arn,
                 start_ms,
+                finished: None,
             }),
             Admission::NameTaken => Err(Error::ExecutionAlreadyExists(arn)),
             Admission::OverLimit => Err(Error::ExecutionLimitExceeded(format!(

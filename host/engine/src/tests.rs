@@ -182,8 +182,23 @@ async fn standard_task_runs_and_history_is_stored() {
         .start_execution(request(def, "e1", json!({"x": 1}), MachineType::Standard))
         .await
         .unwrap();
+    assert!(
+        started.finished.is_none(),
+        "the task runs after the first step"
+    );
     let done = finish(&engine, &started.execution_arn).await.unwrap();
     assert_eq!(done.status, "SUCCEEDED");
+    // A machine of Pass states ends in its first step, and start says how.
+    let pass = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let inline = engine
+        .start_execution(request(pass, "e2", json!({"y": 2}), MachineType::Standard))
+        .await
+        .unwrap();
+    let ended = inline.finished.expect("ended in its first step");
+    assert_eq!(
+        (ended.status.as_str(), ended.output.as_deref()),
+        ("SUCCEEDED", Some(r#"{"y":2}"#))
+    );
     assert_eq!(
         serde_json::from_str::<Value>(done.output.as_deref().unwrap()).unwrap(),
         json!({"x": 1})
