@@ -396,31 +396,100 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Prints one JSON line per scenario and mode: transitions/s on one thread.
+/// Shows which benchmark runs (on stderr, so stdout stays one JSON line per result) and
+/// collects the results for the table printed at the end.
+struct BenchProgress {
+    done: usize,
+    total: usize,
+    rows: Vec<(String, String)>,
+}
+
+impl BenchProgress {
+    fn new(total: usize) -> BenchProgress {
+        BenchProgress {
+            done: 0,
+            total,
+            rows: Vec::new(),
+        }
+    }
+
+    fn start(&self, name: &str) {
+        let width = 24;
+        let filled = width * self.done / self.total.max(1);
+        eprintln!(
+            "[{}{}] {}/{} {name}",
+            "#".repeat(filled),
+            "-".repeat(width - filled),
+            self.done + 1,
+            self.total
+        );
+    }
+
+    fn finish(&mut self, line: &serde_json::Value, name: String, result: String) {
+        println!("{line}");
+        self.rows.push((name, result));
+        self.done += 1;
+    }
+
+    fn table(&self) {
+        let w = self.rows.iter().map(|(n, _)| n.len()).max().unwrap_or(0);
+        eprintln!("\n{:<w$}  result", "benchmark");
+        for (name, result) in &self.rows {
+            eprintln!("{name:<w$}  {result}");
+        }
+    }
+}
+
+/// Thousands separators for the table.
+fn grouped(n: f64) -> String {
+    let digits = format!("{:.0}", n.max(0.0));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Prints one JSON line per scenario and mode (transitions/s on one thread), with progress
+/// and a table of every result on stderr.
 fn bench(args: &BenchArgs) -> ExitCode {
     if let Some(endpoint) = &args.endpoint {
         return crate::bench_endpoint::main(endpoint, &args.remote);
     }
     let budget = Duration::from_secs_f64(args.seconds.max(0.01));
-    for s in sandflow_core::bench::scenarios() {
+    let scenarios = sandflow_core::bench::scenarios();
+    let mut progress = BenchProgress::new(scenarios.len() * 2 + if args.engine { 4 } else { 0 });
+    for s in scenarios {
         for history in [false, true] {
+            let label = format!(
+                "{} ({})",
+                s.name,
+                if history { "history" } else { "no history" }
+            );
+            progress.start(&label);
             let rate = s.measure(history, budget);
             let line = serde_json::json!({
                 "scenario": s.name,
                 "history": history,
                 "transitions_per_second": rate.round(),
             });
-            println!("{line}");
+            progress.finish(&line, label, format!("{} transitions/s", grouped(rate)));
         }
     }
-    if args.engine {
-        return engine_bench(args);
-    }
-    ExitCode::SUCCESS
+    let code = if args.engine {
+        engine_bench(args, &mut progress)
+    } else {
+        ExitCode::SUCCESS
+    };
+    progress.table();
+    code
 }
 
 /// The engine benchmarks, one JSON line each, on a fresh store per benchmark.
-fn engine_bench(args: &BenchArgs) -> ExitCode {
+fn engine_bench(args: &BenchArgs, progress: &mut BenchProgress) -> ExitCode {
     use sandflow_engine::bench;
     let parent = args.dir.clone().unwrap_or_else(std::env::temp_dir);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -433,12 +502,19 @@ fn engine_bench(args: &BenchArgs) -> ExitCode {
                 .map_err(|e| format!("cannot create a store under {}: {e}", parent.display()))
         };
         let (n, c) = (args.executions, args.concurrency);
-        let runs = [
-            bench::standard_pass_chain(fresh()?.path(), n, c).await,
-            bench::standard_task(fresh()?.path(), n / 4, c).await,
-            bench::express_sync(fresh()?.path(), n, c).await,
-        ];
-        for r in runs {
+        for which in 0..3 {
+            let label = [
+                "standard_pass_chain_10",
+                "standard_one_task",
+                "express_sync_pass_chain_10",
+            ][which];
+            progress.start(label);
+            let dir = fresh()?;
+            let r = match which {
+                0 => bench::standard_pass_chain(dir.path(), n, c).await,
+                1 => bench::standard_task(dir.path(), n / 4, c).await,
+                _ => bench::express_sync(dir.path(), n, c).await,
+            };
             let r = r.map_err(|e| e.to_string())?;
             let line = serde_json::json!({
                 "scenario": r.name,
@@ -448,8 +524,14 @@ fn engine_bench(args: &BenchArgs) -> ExitCode {
                 "transitions_per_second": r.transitions_per_second.round(),
                 "writes_per_commit": (r.writes_per_commit * 10.0).round() / 10.0,
             });
-            println!("{line}");
+            let result = format!(
+                "{} transitions/s, {} executions/s",
+                grouped(r.transitions_per_second),
+                grouped(r.executions_per_second)
+            );
+            progress.finish(&line, r.name.to_string(), result);
         }
+        progress.start("recovery");
         let dir = fresh()?;
         let r = bench::recovery(dir.path(), args.open)
             .await
@@ -460,7 +542,13 @@ fn engine_bench(args: &BenchArgs) -> ExitCode {
             "restart_ms": r.restart.as_secs_f64() * 1000.0,
             "bytes_per_waiting_execution": r.bytes_per_waiting_execution.round(),
         });
-        println!("{line}");
+        let result = format!(
+            "restart with {} open executions in {:.1} ms, {} bytes per waiting execution",
+            grouped(r.open_executions as f64),
+            r.restart.as_secs_f64() * 1000.0,
+            grouped(r.bytes_per_waiting_execution)
+        );
+        progress.finish(&line, "recovery".into(), result);
         Ok(())
     });
     match result {
@@ -595,6 +683,14 @@ mod tests {
 
     fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
         Cli::try_parse_from(std::iter::once("sandflow").chain(args.iter().copied()))
+    }
+
+    #[test]
+    fn bench_table_numbers_have_thousands_separators() {
+        assert_eq!(
+            [0.0, 999.4, 1000.0, 112_051.2, 6_655_815.0].map(grouped),
+            ["0", "999", "1,000", "112,051", "6,655,815"]
+        );
     }
 
     #[test]
